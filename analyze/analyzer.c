@@ -1,0 +1,768 @@
+/* analyzer.c - the dissector's main loop: decode, find the flow, update its
+ * state, judge it when its deadline passes, report it when it ends.
+ *
+ * Everything is allocated in tt_analyzer_open: a pool of max_flows flows, a
+ * hash of flow indices, the nDPI module and its per-flow pool. The packet
+ * path allocates nothing and makes no system call. Time comes only from
+ * packet timestamps (and tt_analyzer_advance), never from the clock, so a
+ * replay gives the same answer as the live run it recorded.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analyze/flow.h"
+#include "analyze/icmp.h"
+
+#define US 1000000ull
+#define MS 1000ull
+
+enum { DPI_MAX_TCP_PKTS = 80, DPI_MAX_UDP_PKTS = 24 };
+
+void tt_analyzer_config_init(tt_analyzer_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->max_flows = 16384;
+    cfg->max_dpi_flows = 1024;
+    cfg->enable_dpi = true;
+    cfg->verify_checksums = false;
+    cfg->udp_reply_deadline_ms = 5000;
+    cfg->dns_reply_deadline_ms = 5000;
+    cfg->tcp_attempt_deadline_ms = 5000;
+    cfg->tcp_ack_deadline_ms = 5000;
+    cfg->icmp_reply_deadline_ms = 5000;
+    cfg->tcp_timeout_s = 300;
+    cfg->tcp_setup_timeout_s = 60;
+    cfg->udp_timeout_s = 60;
+    cfg->icmp_timeout_s = 60;
+    cfg->tcp_close_linger_ms = 5000;
+}
+
+static void *al_alloc(const tt_allocator *al, size_t n)
+{
+    return al->alloc ? al->alloc(al->ctx, n) : calloc(1, n);
+}
+
+static void al_free(const tt_allocator *al, void *p, size_t n)
+{
+    if (!p)
+        return;
+    if (al->free)
+        al->free(al->ctx, p, n);
+    else
+        free(p);
+}
+
+static uint32_t pow2_at_least(size_t n)
+{
+    uint32_t v = 1;
+    while (v < n && v < (1u << 30))
+        v <<= 1;
+    return v;
+}
+
+/* Measured cost of Debian nDPI 4.2's detection module, used for sizing
+ * before it is built (docs/PERFORMANCE.md). */
+#define TT__NDPI_MODULE_ESTIMATE (6u * 1024u * 1024u)
+
+size_t tt_analyzer_memsize(const tt_analyzer_config *cfg)
+{
+    size_t n = sizeof(tt_analyzer);
+    n += cfg->max_flows * sizeof(tt__flow);
+    n += (size_t)pow2_at_least(cfg->max_flows) * sizeof(uint32_t);
+    if (cfg->enable_dpi)
+        n += TT__NDPI_MODULE_ESTIMATE + cfg->max_dpi_flows * (tt__dpi_flow_bytes() + 4);
+    return n;
+}
+
+static void logf_(tt_analyzer *a, int level, const char *msg)
+{
+    if (a->cfg.log)
+        a->cfg.log(a->cfg.log_ctx, level, msg);
+}
+
+int tt_analyzer_open(tt_analyzer **out, const tt_analyzer_config *cfg_in, char *errbuf)
+{
+    tt_analyzer_config cfg = *cfg_in;
+    tt_allocator al = cfg.allocator;
+    *out = NULL;
+    if (cfg.max_flows < 16 || cfg.max_flows > (1u << 28)) {
+        if (errbuf)
+            snprintf(errbuf, TT_ERRBUF_SIZE, "max_flows %zu out of range (16 .. 2^28)",
+                     cfg.max_flows);
+        return TT_EINVAL;
+    }
+    if (cfg.memory_budget && tt_analyzer_memsize(&cfg) > cfg.memory_budget) {
+        if (errbuf)
+            snprintf(errbuf, TT_ERRBUF_SIZE,
+                     "configuration needs %zu bytes, over the %zu-byte memory budget",
+                     tt_analyzer_memsize(&cfg), cfg.memory_budget);
+        return TT_ENOMEM;
+    }
+    tt_analyzer *a = al_alloc(&al, sizeof(*a));
+    if (!a) {
+        if (errbuf)
+            snprintf(errbuf, TT_ERRBUF_SIZE, "cannot allocate the analyzer");
+        return TT_ENOMEM;
+    }
+    a->cfg = cfg;
+    a->al = al;
+    a->max_flows = (uint32_t)cfg.max_flows;
+    a->nbuckets = pow2_at_least(cfg.max_flows);
+    a->flows = al_alloc(&al, cfg.max_flows * sizeof(tt__flow));
+    a->buckets = al_alloc(&al, (size_t)a->nbuckets * sizeof(uint32_t));
+    if (!a->flows || !a->buckets) {
+        if (errbuf)
+            snprintf(errbuf, TT_ERRBUF_SIZE, "cannot allocate a table of %zu flows", cfg.max_flows);
+        tt_analyzer_close(a);
+        return TT_ENOMEM;
+    }
+    a->mem_bytes =
+        sizeof(*a) + cfg.max_flows * sizeof(tt__flow) + (size_t)a->nbuckets * sizeof(uint32_t);
+    memset(a->buckets, 0xff, (size_t)a->nbuckets * sizeof(uint32_t));
+    /* Touch every flow now (pre-fault) and chain the free list. */
+    for (uint32_t i = 0; i < a->max_flows; i++)
+        a->flows[i].hnext = i + 1 < a->max_flows ? i + 1 : TT__NIL;
+    a->free_head = 0;
+    for (int i = 0; i < TT__LC_N; i++)
+        a->lists[i].head = a->lists[i].tail = TT__NIL;
+    for (int i = 0; i < TT__JQ_N; i++)
+        a->jq[i].head = a->jq[i].tail = TT__NIL;
+    a->timeouts_us[TT__LC_TCP_SETUP] = (uint64_t)cfg.tcp_setup_timeout_s * US;
+    a->timeouts_us[TT__LC_TCP_EST] = (uint64_t)cfg.tcp_timeout_s * US;
+    a->timeouts_us[TT__LC_LINGER] = (uint64_t)cfg.tcp_close_linger_ms * MS;
+    a->timeouts_us[TT__LC_UDP] = (uint64_t)cfg.udp_timeout_s * US;
+    a->timeouts_us[TT__LC_ICMP] = (uint64_t)cfg.icmp_timeout_s * US;
+    a->deadlines_us[TT__JQ_TCP_ATTEMPT] = (uint64_t)cfg.tcp_attempt_deadline_ms * MS;
+    a->deadlines_us[TT__JQ_TCP_ACK] = (uint64_t)cfg.tcp_ack_deadline_ms * MS;
+    a->deadlines_us[TT__JQ_UDP] = (uint64_t)cfg.udp_reply_deadline_ms * MS;
+    a->deadlines_us[TT__JQ_DNS] = (uint64_t)cfg.dns_reply_deadline_ms * MS;
+    a->deadlines_us[TT__JQ_ICMP] = (uint64_t)cfg.icmp_reply_deadline_ms * MS;
+    a->uid_seed = 0x74756e6e656c74ull; /* deterministic uids: replays are comparable */
+    if (cfg.enable_dpi) {
+        size_t dpi_mem = 0;
+        int rc = tt__dpi_open(&a->dpi, (uint32_t)cfg.max_dpi_flows, &al, errbuf, &dpi_mem);
+        if (rc < 0) {
+            tt_analyzer_close(a);
+            return rc;
+        }
+        a->mem_bytes += dpi_mem;
+    }
+    a->st.memory_bytes = a->mem_bytes;
+    a->st.flow_bytes = sizeof(tt__flow);
+    *out = a;
+    return 0;
+}
+
+void tt_analyzer_close(tt_analyzer *a)
+{
+    if (!a)
+        return;
+    tt__dpi_close(a->dpi);
+    al_free(&a->al, a->flows, a->cfg.max_flows * sizeof(tt__flow));
+    al_free(&a->al, a->buckets, (size_t)a->nbuckets * sizeof(uint32_t));
+    tt_allocator al = a->al;
+    al_free(&al, a, sizeof(*a));
+}
+
+/* ---- lists ------------------------------------------------------------ */
+
+static void list_unlink(tt_analyzer *a, tt__list *l, uint32_t idx, bool judge)
+{
+    tt__flow *f = &a->flows[idx];
+    uint32_t prev = judge ? f->jprev : f->lprev, next = judge ? f->jnext : f->lnext;
+    if (prev != TT__NIL) {
+        if (judge)
+            a->flows[prev].jnext = next;
+        else
+            a->flows[prev].lnext = next;
+    } else {
+        l->head = next;
+    }
+    if (next != TT__NIL) {
+        if (judge)
+            a->flows[next].jprev = prev;
+        else
+            a->flows[next].lprev = prev;
+    } else {
+        l->tail = prev;
+    }
+}
+
+static void list_append(tt_analyzer *a, tt__list *l, uint32_t idx, bool judge)
+{
+    tt__flow *f = &a->flows[idx];
+    if (judge) {
+        f->jprev = l->tail;
+        f->jnext = TT__NIL;
+    } else {
+        f->lprev = l->tail;
+        f->lnext = TT__NIL;
+    }
+    if (l->tail != TT__NIL) {
+        if (judge)
+            a->flows[l->tail].jnext = idx;
+        else
+            a->flows[l->tail].lnext = idx;
+    } else {
+        l->head = idx;
+    }
+    l->tail = idx;
+}
+
+/* Moves a flow to the tail of expiry list lc (it was just active). */
+static void touch(tt_analyzer *a, uint32_t idx, uint8_t lc)
+{
+    tt__flow *f = &a->flows[idx];
+    if (f->lclass == lc && a->lists[lc].tail == idx)
+        return;
+    list_unlink(a, &a->lists[f->lclass], idx, false);
+    f->lclass = lc;
+    list_append(a, &a->lists[lc], idx, false);
+}
+
+static void judge_queue(tt_analyzer *a, uint32_t idx, uint8_t jq, uint64_t from_us)
+{
+    tt__flow *f = &a->flows[idx];
+    if (f->jclass != TT__JQ_NONE)
+        list_unlink(a, &a->jq[f->jclass], idx, true);
+    f->jclass = jq;
+    f->judge_at_us = from_us + a->deadlines_us[jq];
+    list_append(a, &a->jq[jq], idx, true);
+}
+
+static void judge_dequeue(tt_analyzer *a, uint32_t idx)
+{
+    tt__flow *f = &a->flows[idx];
+    if (f->jclass != TT__JQ_NONE) {
+        list_unlink(a, &a->jq[f->jclass], idx, true);
+        f->jclass = TT__JQ_NONE;
+    }
+}
+
+/* ---- damage log: when the capture itself lost or cut packets ------------ */
+
+static void note_damage(tt_analyzer *a, uint64_t ts, uint16_t why)
+{
+    if (a->ndamage) {
+        uint32_t last = (a->damage_next + TT__DAMAGE_SLOTS - 1) % TT__DAMAGE_SLOTS;
+        tt__damage *d = &a->damage[last];
+        if (d->why == why && ts >= d->from_us && ts <= d->to_us + US) {
+            if (ts > d->to_us)
+                d->to_us = ts;
+            return;
+        }
+    }
+    tt__damage *d = &a->damage[a->damage_next];
+    d->from_us = d->to_us = ts;
+    d->why = why;
+    a->damage_next = (a->damage_next + 1) % TT__DAMAGE_SLOTS;
+    if (a->ndamage < TT__DAMAGE_SLOTS)
+        a->ndamage++;
+}
+
+static uint16_t damage_between(const tt_analyzer *a, uint64_t from, uint64_t to)
+{
+    uint16_t why = 0;
+    for (uint32_t i = 0; i < a->ndamage; i++) {
+        const tt__damage *d = &a->damage[i];
+        if (d->to_us >= from && d->from_us <= to)
+            why |= d->why;
+    }
+    return why;
+}
+
+void tt_analyzer_note_loss(tt_analyzer *a, uint64_t now_us, uint64_t count)
+{
+    if (!count)
+        return;
+    a->st.loss_reported += count;
+    note_damage(a, now_us, TT_UNC_CAPTURE_LOSS);
+}
+
+/* ---- judging ----------------------------------------------------------- */
+
+static void build_conn(tt_analyzer *a, const tt__flow *f, tt_conn *c)
+{
+    tt__fill_conn(a, f, c);
+}
+
+/* Computes the flow's verdict as of now and records any change. */
+static void judge(tt_analyzer *a, uint32_t idx, uint64_t now, bool final)
+{
+    tt__flow *f = &a->flows[idx];
+    tt_verdict old = (tt_verdict)f->verdict;
+    tt_verdict v = tt__verdict(a, f, now, final);
+    if (v == TT_VERDICT_PENDING)
+        return;
+    bool first = !(f->flags & TT__F_JUDGED);
+    if (!first && v == old)
+        return;
+    uint8_t old_cert = f->certainty;
+    if (first) {
+        f->flags |= TT__F_JUDGED;
+        /* A deadline judged late (at the next packet) happened at the deadline. */
+        f->judged_us = (f->judge_at_us && f->judge_at_us < now) ? f->judge_at_us : now;
+        judge_dequeue(a, idx);
+    } else if (tt_verdict_is_failure(old) && !tt_verdict_is_failure(v)) {
+        f->late++;
+        a->st.late_replies++;
+    }
+    if (tt_verdict_is_failure(v)) {
+        uint16_t why = f->unc_why & (TT_UNC_EVICTED | TT_UNC_MIDSTREAM);
+        if (f->flags & TT__F_TRUNC)
+            why |= TT_UNC_SNAPLEN;
+        uint64_t until = f->judge_at_us > now ? f->judge_at_us : now;
+        why |= damage_between(a, f->first_us, until);
+        if (final && a->finished && f->judge_at_us > a->now_us)
+            why |= TT_UNC_CAPTURE_END;
+        f->unc_why = why;
+        f->certainty = why ? TT_UNCERTAIN : TT_CERTAIN;
+    } else {
+        f->certainty = TT_CERTAINTY_NONE;
+    }
+    a->st.by_verdict[old]--;
+    if (old_cert == TT_UNCERTAIN)
+        a->st.uncertain_by_verdict[old]--;
+    f->verdict = (uint8_t)v;
+    a->st.by_verdict[v]++;
+    if (f->certainty == TT_UNCERTAIN)
+        a->st.uncertain_by_verdict[v]++;
+    if (a->cfg.on_judge) {
+        tt_conn c;
+        build_conn(a, f, &c);
+        a->cfg.on_judge(a->cfg.judge_ctx, &c, first ? TT_VERDICT_PENDING : old);
+    }
+}
+
+/* ---- flow table -------------------------------------------------------- */
+
+static uint32_t hash_key(const uint8_t *a1, uint16_t p1, const uint8_t *a2, uint16_t p2,
+                         uint8_t proto, size_t alen, bool directional)
+{
+    /* Symmetric unless directional: combine each side's hash commutatively. */
+    uint64_t h1 = 0xcbf29ce484222325ull, h2 = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < alen; i++) {
+        h1 = (h1 ^ a1[i]) * 0x100000001b3ull;
+        h2 = (h2 ^ a2[i]) * 0x100000001b3ull;
+    }
+    h1 = (h1 ^ p1) * 0x100000001b3ull;
+    h2 = (h2 ^ p2) * 0x100000001b3ull;
+    uint64_t h = directional ? h1 * 31 + h2 : h1 + h2;
+    h ^= proto;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    return (uint32_t)h;
+}
+
+static bool addr_eq(const uint8_t *x, const uint8_t *y, size_t alen)
+{
+    return memcmp(x, y, alen) == 0;
+}
+
+/* Finds the flow of (src,sp)->(dst,dp); *is_orig says which side sent it. */
+static uint32_t lookup(tt_analyzer *a, uint32_t h, uint8_t ver, uint8_t proto, const uint8_t *src,
+                       uint16_t sp, const uint8_t *dst, uint16_t dp, bool directional,
+                       bool *is_orig)
+{
+    size_t alen = ver == 4 ? 4 : 16;
+    for (uint32_t i = a->buckets[h & (a->nbuckets - 1)]; i != TT__NIL; i = a->flows[i].hnext) {
+        tt__flow *f = &a->flows[i];
+        if (f->proto != proto || f->ipver != ver)
+            continue;
+        if (((f->flags & TT__F_ONE_WAY_KEY) != 0) != directional)
+            continue;
+        if (f->port[0] == sp && f->port[1] == dp && addr_eq(f->addr[0], src, alen) &&
+            addr_eq(f->addr[1], dst, alen)) {
+            *is_orig = true;
+            return i;
+        }
+        if (!directional && f->port[0] == dp && f->port[1] == sp &&
+            addr_eq(f->addr[0], dst, alen) && addr_eq(f->addr[1], src, alen)) {
+            *is_orig = false;
+            return i;
+        }
+    }
+    return TT__NIL;
+}
+
+static uint32_t flow_hash(const tt__flow *f)
+{
+    return hash_key(f->addr[0], f->port[0], f->addr[1], f->port[1], f->proto,
+                    f->ipver == 4 ? 4 : 16, (f->flags & TT__F_ONE_WAY_KEY) != 0);
+}
+
+/* Reports a flow (final verdict, on_conn) and returns it to the pool. */
+static void release(tt_analyzer *a, uint32_t idx, uint64_t now, bool final)
+{
+    tt__flow *f = &a->flows[idx];
+    if (f->dpi_slot != TT__NIL) {
+        tt__dpi_end(a->dpi, f->dpi_slot, true, f->dpi_proto);
+        f->dpi_slot = TT__NIL;
+        a->st.dpi_active--;
+        a->st.dpi_given_up++;
+    }
+    judge(a, idx, now, true);
+    (void) final;
+    if (a->cfg.on_conn) {
+        tt_conn c;
+        build_conn(a, f, &c);
+        a->cfg.on_conn(a->cfg.conn_ctx, &c);
+    }
+    a->st.flows_reported++;
+    judge_dequeue(a, idx);
+    list_unlink(a, &a->lists[f->lclass], idx, false);
+    uint32_t *pp = &a->buckets[flow_hash(f) & (a->nbuckets - 1)];
+    while (*pp != idx && *pp != TT__NIL)
+        pp = &a->flows[*pp].hnext;
+    if (*pp == idx)
+        *pp = f->hnext;
+    f->hnext = a->free_head;
+    a->free_head = idx;
+    a->nactive--;
+    a->st.flows_active = a->nactive;
+}
+
+static bool is_multicast(uint8_t ver, const uint8_t *addr)
+{
+    if (ver == 4)
+        return (addr[0] & 0xf0) == 0xe0 || addr[3] == 255;
+    return addr[0] == 0xff;
+}
+
+/* Evicts the least recently active flow (the table is full). */
+static void evict_one(tt_analyzer *a, uint64_t now)
+{
+    uint32_t victim = TT__NIL;
+    uint64_t oldest = UINT64_MAX;
+    for (int l = 0; l < TT__LC_N; l++) {
+        uint32_t h = a->lists[l].head;
+        if (h != TT__NIL && a->flows[h].last_us < oldest) {
+            oldest = a->flows[h].last_us;
+            victim = h;
+        }
+    }
+    if (victim == TT__NIL)
+        return;
+    a->flows[victim].unc_why |= TT_UNC_EVICTED;
+    a->st.events[TT_EV_FLOW_EVICTED]++;
+    release(a, victim, now, false);
+}
+
+static uint32_t create(tt_analyzer *a, const tt__pkt *p, bool flip, bool directional, uint64_t now)
+{
+    if (a->free_head == TT__NIL)
+        evict_one(a, now);
+    uint32_t idx = a->free_head;
+    if (idx == TT__NIL)
+        return TT__NIL;
+    tt__flow *f = &a->flows[idx];
+    a->free_head = f->hnext;
+    memset(f, 0, sizeof(*f));
+    size_t alen = p->ipver == 4 ? 4 : 16;
+    memcpy(f->addr[flip ? 1 : 0], p->src, alen);
+    memcpy(f->addr[flip ? 0 : 1], p->dst, alen);
+    f->port[flip ? 1 : 0] = p->sport;
+    f->port[flip ? 0 : 1] = p->dport;
+    f->proto = p->proto;
+    f->ipver = p->ipver;
+    f->first_us = f->last_us = now;
+    f->serial = (uint32_t)++a->serial;
+    f->dpi_slot = TT__NIL;
+    f->jclass = TT__JQ_NONE;
+    f->jprev = f->jnext = TT__NIL;
+    if (directional)
+        f->flags |= TT__F_ONE_WAY_KEY;
+    if (is_multicast(p->ipver, f->addr[1]))
+        f->flags |= TT__F_MULTICAST;
+    if (flip)
+        tt__hist_add(f, '^', true);
+    uint32_t b = flow_hash(f) & (a->nbuckets - 1);
+    f->hnext = a->buckets[b];
+    a->buckets[b] = idx;
+    f->lclass = p->proto == 6 ? TT__LC_TCP_SETUP : p->proto == 17 ? TT__LC_UDP : TT__LC_ICMP;
+    list_append(a, &a->lists[f->lclass], idx, false);
+    a->nactive++;
+    a->st.flows_created++;
+    a->st.flows_active = a->nactive;
+    if (a->nactive > a->st.flows_peak)
+        a->st.flows_peak = a->nactive;
+    a->st.by_verdict[TT_VERDICT_PENDING]++;
+    if (a->dpi && (p->proto == 6 || p->proto == 17)) {
+        f->dpi_slot = tt__dpi_begin(a->dpi);
+        if (f->dpi_slot == TT__NIL) {
+            a->st.events[TT_EV_FLOW_DPI_POOL_EMPTY]++;
+            f->flags |= TT__F_DPI_DONE;
+        } else {
+            a->st.dpi_active++;
+        }
+    } else {
+        f->flags |= TT__F_DPI_DONE;
+    }
+    return idx;
+}
+
+/* Zeek's role guess for a connection whose first packet is not a pure SYN. */
+static bool should_flip(const tt__pkt *p)
+{
+    if (p->proto == 6) {
+        bool syn = p->tcp_flags & TT__TH_SYN, ack = p->tcp_flags & TT__TH_ACK;
+        if (syn && !ack)
+            return false;
+        if (!tt__likely_server_port(6, p->sport))
+            return false;
+        if (tt__likely_server_port(6, p->dport))
+            return !syn && p->sport < p->dport;
+        return true;
+    }
+    if (p->proto == 17)
+        return tt__likely_server_port(17, p->sport) && !tt__likely_server_port(17, p->dport);
+    return false;
+}
+
+/* ---- time -------------------------------------------------------------- */
+
+void tt_analyzer_advance(tt_analyzer *a, uint64_t now)
+{
+    if (now < a->now_us)
+        return;
+    a->now_us = now;
+    /* Deadlines first: a flow is judged before it can expire. */
+    for (int q = 1; q < TT__JQ_N; q++) {
+        uint32_t idx;
+        while ((idx = a->jq[q].head) != TT__NIL && a->flows[idx].judge_at_us <= now) {
+            tt__flow *f = &a->flows[idx];
+            judge_dequeue(a, idx);
+            judge(a, idx, now, false);
+            /* Zeek's attempt timer: an unanswered SYN's connection ends here,
+             * and a later SYN on the tuple starts a new one. */
+            if (q == TT__JQ_TCP_ATTEMPT &&
+                (f->u.ep[0].state == TT__TCP_SYN_SENT ||
+                 f->u.ep[0].state == TT__TCP_SYN_ACK_SENT) &&
+                f->u.ep[1].state == TT__TCP_INACTIVE)
+                release(a, idx, f->judge_at_us, false);
+        }
+    }
+    for (int l = 0; l < TT__LC_N; l++) {
+        uint32_t idx;
+        while ((idx = a->lists[l].head) != TT__NIL &&
+               a->flows[idx].last_us + a->timeouts_us[l] <= now)
+            release(a, idx, now, false);
+    }
+}
+
+/* ---- packets ----------------------------------------------------------- */
+
+/* An ICMP error quoting a packet of a tracked flow: evidence for that flow. */
+static void icmp_error_evidence(tt_analyzer *a, const tt__pkt *p, uint64_t now)
+{
+    const tt__quote *q = &p->quote;
+    bool one_way = false, is_orig;
+    if (q->proto == 1 || q->proto == 58) {
+        bool ow;
+        tt__icmp_counterpart(q->proto, (uint8_t)q->sport, 0, &ow);
+        one_way = ow;
+    }
+    size_t alen = q->ipver == 4 ? 4 : 16;
+    uint32_t h = hash_key(q->src, q->sport, q->dst, q->dport, q->proto, alen, one_way);
+    uint32_t idx =
+        lookup(a, h, q->ipver, q->proto, q->src, q->sport, q->dst, q->dport, one_way, &is_orig);
+    if (idx == TT__NIL) {
+        a->st.events[TT_EV_ICMP_ERROR_UNMATCHED]++;
+        return;
+    }
+    a->st.events[TT_EV_ICMP_ERROR_MATCHED]++;
+    tt__flow *f = &a->flows[idx];
+    if (!is_orig)
+        return; /* the error quotes the responder's packet: not our request */
+    f->icmp_type = p->icmp_type;
+    f->icmp_code = p->icmp_code;
+    if (tt__icmp_is_unreach(p->proto, p->icmp_type))
+        f->flags |= TT__F_ICMP_UNREACH;
+    else
+        f->flags |= TT__F_ICMP_ERR;
+    judge(a, idx, now, false);
+}
+
+static void dpi_feed(tt_analyzer *a, tt__flow *f, const tt__pkt *p)
+{
+    if (f->dpi_slot == TT__NIL)
+        return;
+    f->dpi_pkts++;
+    bool done = tt__dpi_feed(a->dpi, f->dpi_slot, p->l3, p->l3_cap, p->ts_us / 1000, f->dpi_proto);
+    unsigned budget = f->proto == 6 ? DPI_MAX_TCP_PKTS : DPI_MAX_UDP_PKTS;
+    if (done || f->dpi_pkts >= budget) {
+        tt__dpi_end(a->dpi, f->dpi_slot, !done, f->dpi_proto);
+        f->dpi_slot = TT__NIL;
+        f->flags |= TT__F_DPI_DONE;
+        a->st.dpi_active--;
+        if (done)
+            a->st.dpi_classified++;
+        else
+            a->st.dpi_given_up++;
+    }
+}
+
+static void track(tt_analyzer *a, tt__pkt *p, uint64_t now, bool bad_checksum)
+{
+    bool directional = false, is_orig = true;
+    if (p->proto == 1 || p->proto == 58) {
+        bool ow;
+        tt__icmp_counterpart(p->proto, p->icmp_type, p->icmp_code, &ow);
+        directional = ow;
+    }
+    size_t alen = p->ipver == 4 ? 4 : 16;
+    uint32_t h = hash_key(p->src, p->sport, p->dst, p->dport, p->proto, alen, directional);
+    uint32_t idx =
+        lookup(a, h, p->ipver, p->proto, p->src, p->sport, p->dst, p->dport, directional, &is_orig);
+    if (idx != TT__NIL && p->proto == 6 && !bad_checksum &&
+        tt__tcp_is_reuse(&a->flows[idx], p, is_orig)) {
+        release(a, idx, now, false);
+        idx = TT__NIL;
+    }
+    if (idx == TT__NIL) {
+        bool flip = should_flip(p);
+        idx = create(a, p, flip, directional, now);
+        if (idx == TT__NIL)
+            return;
+        is_orig = !flip;
+    }
+    tt__flow *f = &a->flows[idx];
+    int side = is_orig ? 0 : 1;
+    a->st.flow_packets++;
+
+    if (bad_checksum) {
+        /* Zeek ignores the packet but notes it in history ('C'/'c'). */
+        if (p->proto == 6) {
+            tt__ep *e = &f->u.ep[side];
+            e->badsum++;
+            tt__hist_scaled(f, 'C', e->badsum, is_orig);
+        } else {
+            tt__hist_scaled(f, 'C', ++f->u.d.badsum[side], is_orig);
+        }
+        return;
+    }
+    /* A cut payload is normal (small snaplen); a cut ICMP quote is not. */
+    if (p->l4_cut && (p->proto == 1 || p->proto == 58) && p->icmp_error && !p->has_quote)
+        f->flags |= TT__F_TRUNC;
+
+    f->pkts[side]++;
+    uint32_t ipb = p->ip_len;
+    if (p->frag_first && p->proto == 17 && !p->udp_len_bad)
+        ipb = p->l4_off + p->payload_len + 8; /* the whole datagram, as reassembled */
+    f->ip_bytes[side] += ipb;
+
+    bool closed_before = false;
+    uint8_t lc = f->lclass;
+    if (p->proto == 6) {
+        tt__ep *o = &f->u.ep[0];
+        closed_before = lc == TT__LC_LINGER;
+        if (f->pkts[0] + f->pkts[1] == 1 && is_orig && (p->tcp_flags & TT__TH_SYN) &&
+            !(p->tcp_flags & TT__TH_ACK))
+            f->flags |= TT__F_SYN_FIRST;
+        uint16_t before = f->flags;
+        bool was_inactive = o->state == TT__TCP_INACTIVE;
+        tt__tcp_packet(a, f, p, is_orig);
+        if (was_inactive && is_orig && (f->flags & TT__F_SYN_FIRST) && o->state == TT__TCP_SYN_SENT)
+            judge_queue(a, idx, TT__JQ_TCP_ATTEMPT, now);
+        if (!(before & TT__F_SYNACK) && (f->flags & TT__F_SYNACK) && (f->flags & TT__F_SYN_FIRST))
+            judge_queue(a, idx, TT__JQ_TCP_ACK, now);
+        tt__ep *r = &f->u.ep[1];
+        bool both_closed = o->state == TT__TCP_CLOSED && r->state == TT__TCP_CLOSED;
+        bool reset = o->state == TT__TCP_RESET || r->state == TT__TCP_RESET;
+        if (both_closed || reset)
+            lc = TT__LC_LINGER;
+        else if ((o->state == TT__TCP_ESTABLISHED || o->state == TT__TCP_CLOSED ||
+                  o->state == TT__TCP_PARTIAL) &&
+                 r->state != TT__TCP_INACTIVE)
+            lc = TT__LC_TCP_EST;
+        /* Zeek stops extending a connection's duration once both sides closed. */
+        if (!closed_before || !both_closed)
+            f->last_us = now;
+    } else {
+        f->last_us = now;
+        if (p->proto == 17) {
+            if (p->udp_len_bad)
+                f->flags |= TT__F_MALFORMED;
+            f->u.d.bytes[side] += p->payload_len;
+            if (p->payload_len > 0)
+                tt__hist_check(f, 0x10u, 'D', is_orig);
+            if (is_orig && f->pkts[0] == 1) {
+                bool dns = p->dport == 53 || p->dport == 5353 || tt__dpi_is_dns(f->dpi_proto);
+                judge_queue(a, idx, dns ? TT__JQ_DNS : TT__JQ_UDP, now);
+            }
+        } else {
+            f->u.d.bytes[side] += p->payload_len;
+            if (is_orig && f->pkts[0] == 1 && !directional &&
+                tt__icmp_is_echo_request(p->proto, p->icmp_type))
+                judge_queue(a, idx, TT__JQ_ICMP, now);
+        }
+    }
+    if (lc != f->lclass || a->lists[lc].tail != idx) {
+        /* touch uses last activity for expiry; linger counts from the close */
+        touch(a, idx, lc);
+    }
+    if (!(f->flags & TT__F_DPI_DONE))
+        dpi_feed(a, f, p);
+    judge(a, idx, now, false);
+}
+
+int tt_analyzer_packet(tt_analyzer *a, int linktype, uint64_t ts_us, const uint8_t *data,
+                       uint32_t caplen, uint32_t wirelen)
+{
+    if (!tt_linktype_supported(linktype))
+        return TT_ELINKTYPE;
+    a->st.packets++;
+    a->st.bytes += wirelen;
+    if (!a->started) {
+        a->started = true;
+        a->st.first_us = ts_us;
+        a->now_us = ts_us;
+    }
+    if (ts_us < a->now_us) {
+        a->st.ts_backwards++;
+        ts_us = a->now_us;
+    }
+    a->st.last_us = ts_us;
+    tt_analyzer_advance(a, ts_us);
+
+    tt__pkt p;
+    tt__dec r = tt__decode(linktype, data, caplen, wirelen, &p, a->st.events);
+    if (r == TT__DEC_TRUNCATED) {
+        note_damage(a, ts_us, TT_UNC_SNAPLEN);
+        return 0;
+    }
+    if (r != TT__DEC_OK)
+        return 0;
+    p.ts_us = ts_us;
+    a->st.ip_packets++;
+    if (p.icmp_error && p.has_quote)
+        icmp_error_evidence(a, &p, ts_us);
+    bool bad = false;
+    if (a->cfg.verify_checksums && !tt__checksum_ok(&p)) {
+        bad = true;
+        a->st.events[p.proto == 6 ? TT_EV_TCP_CHECKSUM_BAD : TT_EV_UDP_CHECKSUM_BAD] +=
+            (p.proto == 6 || p.proto == 17) ? 1 : 0;
+    }
+    track(a, &p, ts_us, bad);
+    return 0;
+}
+
+void tt_analyzer_finish(tt_analyzer *a)
+{
+    if (a->finished)
+        return;
+    a->finished = true;
+    for (int l = 0; l < TT__LC_N; l++) {
+        uint32_t idx;
+        while ((idx = a->lists[l].head) != TT__NIL)
+            release(a, idx, a->now_us, true);
+    }
+    logf_(a, TT_LOG_DEBUG, "analyzer finished");
+}
+
+void tt_analyzer_get_stats(const tt_analyzer *a, tt_analyzer_stats *out)
+{
+    *out = a->st;
+}

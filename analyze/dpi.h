@@ -1,0 +1,52 @@
+/* dpi.h - tunneltap's view of application classification (nDPI behind it). */
+#ifndef TT_ANALYZE_DPI_H
+#define TT_ANALYZE_DPI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tunneltap/analyzer.h"
+
+#define TT__DPI_NONE UINT32_MAX
+
+typedef struct tt__dpi tt__dpi;
+
+/* Opens a classifier with room for max_flows flows being classified at once.
+ * *mem_bytes receives what it allocated (module measured, pool exact). */
+int tt__dpi_open(tt__dpi **out, uint32_t max_flows, const tt_allocator *al, char *errbuf,
+                 size_t *mem_bytes);
+void tt__dpi_close(tt__dpi *d);
+
+/* Bytes of per-flow classifier state (the nDPI flow struct). */
+size_t tt__dpi_flow_bytes(void);
+
+/* Takes a free per-flow state, or TT__DPI_NONE when all are in use. */
+uint32_t tt__dpi_begin(tt__dpi *d);
+
+/* Feeds one packet (from the IP header) of the flow. proto[0]/[1] receive the
+ * master/app protocol ids known so far. Returns true when there is nothing
+ * more to learn: the caller then calls tt__dpi_end. */
+bool tt__dpi_feed(tt__dpi *d, uint32_t slot, const uint8_t *l3, uint32_t len, uint64_t ts_ms,
+                  uint16_t proto[2]);
+
+/* Finishes classification (guessing from ports when still unknown when
+ * guess is set) and frees the per-flow state. */
+void tt__dpi_end(tt__dpi *d, uint32_t slot, bool guess, uint16_t proto[2]);
+
+/* "TLS.Google", "DNS", ...; NULL for unknown. buf holds the result. */
+const char *tt__dpi_name(const tt__dpi *d, const uint16_t proto[2], char *buf, size_t len);
+
+/* Zeek-style service name ("dns", "ssl", "http", ...) or NULL. buf may hold it. */
+const char *tt__dpi_service(const tt__dpi *d, const uint16_t proto[2], char *buf, size_t len);
+
+/* True for protocols that send without expecting a reply (syslog, NetFlow, RTP, ...). */
+bool tt__dpi_one_way(const uint16_t proto[2]);
+
+/* True when the flow is DNS (its own reply deadline). */
+bool tt__dpi_is_dns(const uint16_t proto[2]);
+
+/* Service class used by regression comparisons: 0 other, 1 DNS, 2 QUIC, 3 NTP, 4 STUN. */
+int tt__dpi_service_class(const uint16_t proto[2]);
+
+#endif

@@ -1,0 +1,32 @@
+/* error.c - messages and names for the TT_ERRNO_MAP table. */
+#include "tunneltap/error.h"
+
+const char *tt_strerror(int err)
+{
+    switch (err) {
+    case TT_OK:
+        return "success";
+#define XX(name, msg)                                                                              \
+    case TT_E##name:                                                                               \
+        return msg;
+        TT_ERRNO_MAP(XX)
+#undef XX
+    default:
+        return "unknown error";
+    }
+}
+
+const char *tt_err_name(int err)
+{
+    switch (err) {
+    case TT_OK:
+        return "TT_OK";
+#define XX(name, msg)                                                                              \
+    case TT_E##name:                                                                               \
+        return "TT_E" #name;
+        TT_ERRNO_MAP(XX)
+#undef XX
+    default:
+        return "TT_E?";
+    }
+}

@@ -1,0 +1,312 @@
+/* ndpi_adapter.c - every nDPI call in tunneltap (REFERENCE §2), nowhere else.
+ *
+ * Written against Debian's nDPI 4.2; the calls that changed in later releases
+ * are switched on NDPI_MAJOR/NDPI_MINOR here so newer versions build too.
+ * Per-flow nDPI state lives in a pool allocated once; a flow holds a slot only
+ * while nDPI still learns something, then the slot's internal allocations are
+ * released and the slot reused.
+ */
+#include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ndpi_api.h"
+
+#include "analyze/dpi.h"
+
+#if NDPI_MAJOR > 4 || (NDPI_MAJOR == 4 && NDPI_MINOR >= 10)
+#define TT_NDPI_GLOBAL_CTX 1
+#endif
+#if NDPI_MAJOR > 4 || (NDPI_MAJOR == 4 && NDPI_MINOR >= 6)
+#define TT_NDPI_INPUT_INFO 1
+#endif
+
+struct tt__dpi {
+    struct ndpi_detection_module_struct *mod;
+    uint8_t *pool;      /* max_flows * flow_size bytes */
+    uint32_t *free_idx; /* stack of free slots */
+    uint32_t nfree, max_flows;
+    size_t flow_size;
+    tt_allocator al;
+};
+
+/* ndpi_init_detection_module is not safe to call concurrently. */
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+
+size_t tt__dpi_flow_bytes(void)
+{
+    return ndpi_detection_get_sizeof_ndpi_flow_struct();
+}
+
+static void *al_alloc(const tt_allocator *al, size_t n)
+{
+    return al->alloc ? al->alloc(al->ctx, n) : calloc(1, n);
+}
+
+static void al_free(const tt_allocator *al, void *p, size_t n)
+{
+    if (!p)
+        return;
+    if (al->free)
+        al->free(al->ctx, p, n);
+    else
+        free(p);
+}
+
+/* Heap bytes in use, to measure what building the nDPI module costs. */
+#include <malloc.h>
+static size_t heap_in_use(void)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+#else
+    return 0;
+#endif
+}
+
+int tt__dpi_open(tt__dpi **out, uint32_t max_flows, const tt_allocator *al, char *errbuf,
+                 size_t *mem_bytes)
+{
+    tt__dpi *d = al_alloc(al, sizeof(*d));
+    *out = NULL;
+    if (!d) {
+        if (errbuf)
+            snprintf(errbuf, TT_ERRBUF_SIZE, "cannot allocate the classifier");
+        return TT_ENOMEM;
+    }
+    d->al = *al;
+    d->max_flows = max_flows;
+    d->flow_size = tt__dpi_flow_bytes();
+    if (max_flows) {
+        d->pool = al_alloc(al, (size_t)max_flows * d->flow_size);
+        d->free_idx = al_alloc(al, (size_t)max_flows * sizeof(uint32_t));
+        if (!d->pool || !d->free_idx) {
+            if (errbuf)
+                snprintf(errbuf, TT_ERRBUF_SIZE, "cannot allocate %u nDPI flow states", max_flows);
+            tt__dpi_close(d);
+            return TT_ENOMEM;
+        }
+    }
+    for (uint32_t i = 0; i < max_flows; i++)
+        d->free_idx[i] = max_flows - 1 - i;
+    d->nfree = max_flows;
+
+    pthread_mutex_lock(&init_lock);
+    size_t before = heap_in_use();
+#ifdef TT_NDPI_GLOBAL_CTX
+    d->mod = ndpi_init_detection_module(NULL);
+#else
+    d->mod = ndpi_init_detection_module(ndpi_no_prefs);
+#endif
+    if (d->mod) {
+#if NDPI_MAJOR < 5
+        NDPI_PROTOCOL_BITMASK all;
+        NDPI_BITMASK_SET_ALL(all);
+        ndpi_set_protocol_detection_bitmask2(d->mod, &all);
+#endif
+        ndpi_finalize_initialization(d->mod);
+    }
+    size_t after = heap_in_use();
+    pthread_mutex_unlock(&init_lock);
+    if (!d->mod) {
+        if (errbuf)
+            snprintf(errbuf, TT_ERRBUF_SIZE, "ndpi_init_detection_module failed");
+        tt__dpi_close(d);
+        return TT_ENDPI;
+    }
+    if (mem_bytes)
+        *mem_bytes = (after > before ? after - before : 0) + (size_t)max_flows * d->flow_size +
+                     (size_t)max_flows * sizeof(uint32_t) + sizeof(*d);
+    *out = d;
+    return 0;
+}
+
+void tt__dpi_close(tt__dpi *d)
+{
+    if (!d)
+        return;
+    if (d->pool && d->free_idx) {
+        /* Release whatever slots are still in use. */
+        uint8_t *used = calloc(d->max_flows ? d->max_flows : 1, 1);
+        if (used) {
+            for (uint32_t i = 0; i < d->nfree; i++)
+                used[d->free_idx[i]] = 1;
+            for (uint32_t i = 0; i < d->max_flows; i++)
+                if (!used[i])
+                    ndpi_free_flow_data(
+                        (struct ndpi_flow_struct *)(void *)(d->pool + i * d->flow_size));
+            free(used);
+        }
+    }
+    if (d->mod)
+        ndpi_exit_detection_module(d->mod);
+    al_free(&d->al, d->pool, (size_t)d->max_flows * d->flow_size);
+    al_free(&d->al, d->free_idx, (size_t)d->max_flows * sizeof(uint32_t));
+    tt_allocator al = d->al;
+    al_free(&al, d, sizeof(*d));
+}
+
+static struct ndpi_flow_struct *slot_flow(const tt__dpi *d, uint32_t slot)
+{
+    return (struct ndpi_flow_struct *)(void *)(d->pool + (size_t)slot * d->flow_size);
+}
+
+uint32_t tt__dpi_begin(tt__dpi *d)
+{
+    if (!d || d->nfree == 0)
+        return TT__DPI_NONE;
+    uint32_t slot = d->free_idx[--d->nfree];
+    memset(slot_flow(d, slot), 0, d->flow_size);
+    return slot;
+}
+
+bool tt__dpi_feed(tt__dpi *d, uint32_t slot, const uint8_t *l3, uint32_t len, uint64_t ts_ms,
+                  uint16_t proto[2])
+{
+    struct ndpi_flow_struct *f = slot_flow(d, slot);
+    if (len > 0xffff)
+        len = 0xffff;
+#ifdef TT_NDPI_INPUT_INFO
+    ndpi_protocol p =
+        ndpi_detection_process_packet(d->mod, f, l3, (unsigned short)len, ts_ms, NULL);
+#else
+    ndpi_protocol p = ndpi_detection_process_packet(d->mod, f, l3, (unsigned short)len, ts_ms);
+#endif
+    proto[0] = p.master_protocol;
+    proto[1] = p.app_protocol;
+    return p.app_protocol != NDPI_PROTOCOL_UNKNOWN && !ndpi_extra_dissection_possible(d->mod, f);
+}
+
+void tt__dpi_end(tt__dpi *d, uint32_t slot, bool guess, uint16_t proto[2])
+{
+    struct ndpi_flow_struct *f = slot_flow(d, slot);
+    if (guess && proto[1] == NDPI_PROTOCOL_UNKNOWN) {
+#if NDPI_MAJOR > 4 || (NDPI_MAJOR == 4 && NDPI_MINOR >= 10)
+        ndpi_protocol p = ndpi_detection_giveup(d->mod, f, NULL);
+#else
+        uint8_t guessed = 0;
+        ndpi_protocol p = ndpi_detection_giveup(d->mod, f, 1, &guessed);
+#endif
+        proto[0] = p.master_protocol;
+        proto[1] = p.app_protocol;
+    }
+    ndpi_free_flow_data(f);
+    d->free_idx[d->nfree++] = slot;
+}
+
+const char *tt__dpi_name(const tt__dpi *d, const uint16_t proto[2], char *buf, size_t len)
+{
+    if (proto[1] == NDPI_PROTOCOL_UNKNOWN && proto[0] == NDPI_PROTOCOL_UNKNOWN)
+        return NULL;
+    ndpi_protocol p;
+    memset(&p, 0, sizeof(p));
+    p.master_protocol = proto[0];
+    p.app_protocol = proto[1];
+    return ndpi_protocol2name(d->mod, p, buf, (u_int)len);
+}
+
+/* nDPI protocol -> the name Zeek's conn.log `service` column would use. */
+static const struct {
+    uint16_t id;
+    const char *zeek;
+} zeek_names[] = {
+    {NDPI_PROTOCOL_DNS, "dns"},
+    {NDPI_PROTOCOL_MDNS, "dns"},
+    {NDPI_PROTOCOL_LLMNR, "dns"},
+    {NDPI_PROTOCOL_HTTP, "http"},
+    {NDPI_PROTOCOL_TLS, "ssl"},
+    {NDPI_PROTOCOL_DTLS, "dtls"},
+    {NDPI_PROTOCOL_QUIC, "quic"},
+    {NDPI_PROTOCOL_SSH, "ssh"},
+    {NDPI_PROTOCOL_NTP, "ntp"},
+    {NDPI_PROTOCOL_DHCP, "dhcp"},
+    {NDPI_PROTOCOL_FTP_CONTROL, "ftp"},
+    {NDPI_PROTOCOL_MAIL_SMTP, "smtp"},
+    {NDPI_PROTOCOL_MAIL_IMAP, "imap"},
+    {NDPI_PROTOCOL_MAIL_POP, "pop3"},
+    {NDPI_PROTOCOL_SNMP, "snmp"},
+    {NDPI_PROTOCOL_SIP, "sip"},
+    {NDPI_PROTOCOL_RDP, "rdp"},
+    {NDPI_PROTOCOL_MYSQL, "mysql"},
+    {NDPI_PROTOCOL_SYSLOG, "syslog"},
+    {NDPI_PROTOCOL_RADIUS, "radius"},
+    {NDPI_PROTOCOL_KERBEROS, "krb"},
+    {NDPI_PROTOCOL_SMBV23, "smb"},
+    {NDPI_PROTOCOL_STUN, "stun"},
+    {NDPI_PROTOCOL_OPENVPN, "openvpn"},
+    {NDPI_PROTOCOL_WIREGUARD, "wireguard"},
+};
+
+const char *tt__dpi_service(const tt__dpi *d, const uint16_t proto[2], char *buf, size_t len)
+{
+    uint16_t id = proto[0] != NDPI_PROTOCOL_UNKNOWN ? proto[0] : proto[1];
+    if (id == NDPI_PROTOCOL_UNKNOWN)
+        return NULL;
+    for (size_t i = 0; i < sizeof(zeek_names) / sizeof(zeek_names[0]); i++)
+        if (zeek_names[i].id == id)
+            return zeek_names[i].zeek;
+    const char *n = ndpi_get_proto_name(d->mod, id);
+    if (!n || len == 0)
+        return NULL;
+    size_t i = 0;
+    for (; n[i] && i + 1 < len; i++)
+        buf[i] = (char)tolower((unsigned char)n[i]);
+    buf[i] = 0;
+    return buf;
+}
+
+static bool id_one_way(uint16_t id)
+{
+    switch (id) {
+    case NDPI_PROTOCOL_SYSLOG:
+    case NDPI_PROTOCOL_NETFLOW:
+    case NDPI_PROTOCOL_SFLOW:
+    case NDPI_PROTOCOL_RTP:
+    case NDPI_PROTOCOL_RTCP:
+    case NDPI_PROTOCOL_MDNS:
+    case NDPI_PROTOCOL_SSDP:
+    case NDPI_PROTOCOL_LLMNR:
+    case NDPI_PROTOCOL_NETBIOS:
+    case NDPI_PROTOCOL_DROPBOX:
+    case NDPI_PROTOCOL_UBNTAC2:
+    case NDPI_PROTOCOL_WSD:
+    case NDPI_PROTOCOL_BJNP:
+    case NDPI_PROTOCOL_CAPWAP:
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool tt__dpi_one_way(const uint16_t proto[2])
+{
+    return id_one_way(proto[0]) || id_one_way(proto[1]);
+}
+
+bool tt__dpi_is_dns(const uint16_t proto[2])
+{
+    return proto[0] == NDPI_PROTOCOL_DNS || proto[1] == NDPI_PROTOCOL_DNS;
+}
+
+int tt__dpi_service_class(const uint16_t proto[2])
+{
+    uint16_t ids[2] = {proto[0], proto[1]};
+    for (int i = 0; i < 2; i++) {
+        switch (ids[i]) {
+        case NDPI_PROTOCOL_DNS:
+            return 1;
+        case NDPI_PROTOCOL_QUIC:
+            return 2;
+        case NDPI_PROTOCOL_NTP:
+            return 3;
+        case NDPI_PROTOCOL_STUN:
+            return 4;
+        default:
+            break;
+        }
+    }
+    return 0;
+}
