@@ -1,0 +1,445 @@
+/* tap.c - the copy-through tap: producer rings in, one analyzer out.
+ *
+ * Producers (host threads) each own an SPSC ring; the single consumer (the
+ * tap's thread, or the host through tt_tap_drain) peeks a burst from every
+ * ring, merges the bursts in timestamp order, feeds the analyzer, and
+ * releases. Drops are producer-side counters in the rings; the consumer turns
+ * each new drop into tt_analyzer_note_loss so no verdict rests on a lost copy.
+ *
+ * Cross-thread state and its ordering:
+ *   nprod      producers array is filled under prod_lock, then nprod is
+ *              stored with release (P1); the consumer loads it with acquire
+ *              (C1) before touching prod[i] (synchronises with P1).
+ *   last_drop  relaxed: a hint for the loss timestamp; the count itself comes
+ *              from the ring's counters.
+ *   closing    store release in finish/close (S1), load acquire in submit and
+ *              the thread loop (pairs with S1).
+ *   stats      the consumer publishes analyzer stats under stats_lock.
+ *   markers    appended under mark_lock; the consumer drains them under it.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "tunneltap/tunneltap.h"
+
+#define TT__MARK_MAX 256
+#define BURST 64
+
+struct tt_producer {
+    tt_tap *tap;
+    tt_ring *ring;
+    _Atomic uint64_t last_drop_us;
+};
+
+struct tt_tap {
+    tt_tap_config cfg;
+    tt_allocator al;
+    tt_analyzer *an;
+    pthread_mutex_t prod_lock;
+    tt_producer *prod[TT_TAP_MAX_PRODUCERS];
+    _Atomic unsigned nprod;
+    uint64_t seen_drops[TT_TAP_MAX_PRODUCERS]; /* consumer only */
+    _Atomic bool closing;
+    _Atomic bool finished;
+    bool thread_started;
+    pthread_t thread;
+    pthread_mutex_t consume_lock; /* one consumer at a time (thread, drain, finish) */
+    pthread_mutex_t stats_lock;
+    tt_analyzer_stats an_stats;
+    uint64_t analysed;
+    pthread_mutex_t mark_lock;
+    tt_marker marks[TT__MARK_MAX];
+    unsigned nmarks;
+    uint64_t last_ts;
+};
+
+static void *al_alloc(const tt_allocator *al, size_t n)
+{
+    return al->alloc ? al->alloc(al->ctx, n) : calloc(1, n);
+}
+
+static void al_free(const tt_allocator *al, void *p, size_t n)
+{
+    if (!p)
+        return;
+    if (al->free)
+        al->free(al->ctx, p, n);
+    else
+        free(p);
+}
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void tt_tap_config_init(tt_tap_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    tt_analyzer_config_init(&cfg->analyzer);
+    cfg->ring_bytes = 1u << 20;
+    cfg->max_producers = 4;
+    cfg->memory_budget = 16u << 20;
+    cfg->own_thread = true;
+    cfg->live_clock = true;
+}
+
+size_t tt_tap_memsize(const tt_tap_config *cfg)
+{
+    return sizeof(tt_tap) + tt_analyzer_memsize(&cfg->analyzer) +
+           cfg->max_producers * (tt_ring_memsize(cfg->ring_bytes) + sizeof(tt_producer));
+}
+
+static void fail(char *errbuf, const char *msg)
+{
+    if (errbuf)
+        snprintf(errbuf, TT_ERRBUF_SIZE, "%s", msg);
+}
+
+/* Feeds one record to the analyzer. */
+static void analyse(tt_tap *t, const tt_ring_rec *r)
+{
+    int link = (int)(r->tag & 0xffffu);
+    uint32_t len = r->len;
+    if (r->value > t->last_ts)
+        t->last_ts = r->value;
+    tt_analyzer_packet(t->an, link, r->value, (const uint8_t *)tt_ring_rec_data(r), len, len);
+}
+
+static void apply_markers(tt_tap *t)
+{
+    (void)t; /* markers are kept for outputs; regression detection consumes them */
+}
+
+/* One consumer pass: peek every ring, merge by timestamp, analyse, release.
+ * Returns the number of records analysed. */
+static unsigned consume_once(tt_tap *t, unsigned budget)
+{
+    const tt_ring_rec *recs[TT_TAP_MAX_PRODUCERS][BURST];
+    unsigned n[TT_TAP_MAX_PRODUCERS], pos[TT_TAP_MAX_PRODUCERS];
+    /* C1: acquire pairs with P1 in tt_tap_producer_open: prod[i] is complete. */
+    unsigned np = atomic_load_explicit(&t->nprod, memory_order_acquire);
+    unsigned total = 0, want = budget && budget < BURST ? budget : BURST;
+    for (unsigned i = 0; i < np; i++) {
+        n[i] = tt_ring_peek_burst_sc(t->prod[i]->ring, recs[i], want);
+        pos[i] = 0;
+        /* New drops on this ring: the analyzer must not trust that window. */
+        tt_ring_stats rs;
+        tt_ring_stats_get(t->prod[i]->ring, &rs);
+        uint64_t drops = rs.dropped_full + rs.dropped_oversize;
+        if (drops > t->seen_drops[i]) {
+            uint64_t at = atomic_load_explicit(&t->prod[i]->last_drop_us, memory_order_relaxed);
+            tt_analyzer_note_loss(t->an, at ? at : t->last_ts, drops - t->seen_drops[i]);
+            t->seen_drops[i] = drops;
+        }
+    }
+    for (;;) {
+        int best = -1;
+        for (unsigned i = 0; i < np; i++)
+            if (pos[i] < n[i] &&
+                (best < 0 || recs[i][pos[i]]->value < recs[best][pos[(unsigned)best]]->value))
+                best = (int)i;
+        if (best < 0)
+            break; /* every peeked record is analysed: release gives them all back */
+        analyse(t, recs[best][pos[best]++]);
+        total++;
+    }
+    /* Reading is finished: releasing returns the space to the producers. */
+    for (unsigned i = 0; i < np; i++)
+        if (n[i])
+            tt_ring_release_sc(t->prod[i]->ring);
+    if (total) {
+        pthread_mutex_lock(&t->stats_lock);
+        t->analysed += total;
+        tt_analyzer_get_stats(t->an, &t->an_stats);
+        pthread_mutex_unlock(&t->stats_lock);
+    }
+    return total;
+}
+
+static void idle_tick(tt_tap *t)
+{
+    if (t->cfg.live_clock) {
+        tt_analyzer_advance(t->an, now_us());
+        pthread_mutex_lock(&t->stats_lock);
+        tt_analyzer_get_stats(t->an, &t->an_stats);
+        pthread_mutex_unlock(&t->stats_lock);
+    }
+}
+
+static void *thread_main(void *arg)
+{
+    tt_tap *t = arg;
+    for (;;) {
+        pthread_mutex_lock(&t->consume_lock);
+        unsigned got = 0;
+        if (!atomic_load_explicit(&t->finished, memory_order_acquire))
+            got = consume_once(t, 0);
+        pthread_mutex_unlock(&t->consume_lock);
+        if (got)
+            continue;
+        if (atomic_load_explicit(&t->closing, memory_order_acquire))
+            break;
+        unsigned np = atomic_load_explicit(&t->nprod, memory_order_acquire);
+        if (np == 0) {
+            struct timespec ts = {0, 20 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        } else {
+            /* Sleep on the first ring (woken by its producer); other rings are
+             * polled at this period. */
+            tt_ring_wait_sc(t->prod[0]->ring, 50);
+        }
+        pthread_mutex_lock(&t->consume_lock);
+        if (!atomic_load_explicit(&t->finished, memory_order_acquire))
+            idle_tick(t);
+        pthread_mutex_unlock(&t->consume_lock);
+    }
+    return NULL;
+}
+
+int tt_tap_open(tt_tap **out, const tt_tap_config *cfg, char *errbuf)
+{
+    *out = NULL;
+    if (cfg->max_producers == 0 || cfg->max_producers > TT_TAP_MAX_PRODUCERS) {
+        fail(errbuf, "max_producers must be 1..16");
+        return TT_EINVAL;
+    }
+    if (cfg->ring_bytes < TT_RING_CAPACITY_MIN || (cfg->ring_bytes & (cfg->ring_bytes - 1))) {
+        fail(errbuf, "ring_bytes must be a power of two >= 64");
+        return TT_EINVAL;
+    }
+    if (cfg->memory_budget && tt_tap_memsize(cfg) > cfg->memory_budget) {
+        if (errbuf)
+            snprintf(errbuf, TT_ERRBUF_SIZE,
+                     "configuration needs %zu bytes, over the %zu-byte memory budget",
+                     tt_tap_memsize(cfg), cfg->memory_budget);
+        return TT_ENOMEM;
+    }
+    tt_allocator al = cfg->analyzer.allocator;
+    tt_tap *t = al_alloc(&al, sizeof(*t));
+    if (!t) {
+        fail(errbuf, "cannot allocate the tap");
+        return TT_ENOMEM;
+    }
+    t->cfg = *cfg;
+    t->al = al;
+    tt_analyzer_config acfg = cfg->analyzer;
+    acfg.memory_budget = 0; /* checked above for the whole tap */
+    int rc = tt_analyzer_open(&t->an, &acfg, errbuf);
+    if (rc < 0) {
+        al_free(&al, t, sizeof(*t));
+        return rc;
+    }
+    pthread_mutex_init(&t->prod_lock, NULL);
+    pthread_mutex_init(&t->consume_lock, NULL);
+    pthread_mutex_init(&t->stats_lock, NULL);
+    pthread_mutex_init(&t->mark_lock, NULL);
+    tt_analyzer_get_stats(t->an, &t->an_stats);
+    if (cfg->own_thread) {
+        if (pthread_create(&t->thread, NULL, thread_main, t) != 0) {
+            fail(errbuf, "cannot start the analysis thread");
+            tt_tap_close(t);
+            return TT_ESYS;
+        }
+        t->thread_started = true;
+    }
+    *out = t;
+    return 0;
+}
+
+static void *ring_alloc(void *ctx, size_t n)
+{
+    const tt_allocator *al = ctx;
+    return al_alloc(al, n);
+}
+
+static void ring_free(void *ctx, void *p, size_t n)
+{
+    const tt_allocator *al = ctx;
+    al_free(al, p, n);
+}
+
+int tt_tap_producer_open(tt_tap *t, tt_producer **out)
+{
+    *out = NULL;
+    pthread_mutex_lock(&t->prod_lock);
+    unsigned np = atomic_load_explicit(&t->nprod, memory_order_relaxed); /* written under lock */
+    if (np >= t->cfg.max_producers) {
+        pthread_mutex_unlock(&t->prod_lock);
+        return TT_EAGAIN;
+    }
+    tt_producer *p = al_alloc(&t->al, sizeof(*p));
+    if (!p) {
+        pthread_mutex_unlock(&t->prod_lock);
+        return TT_ENOMEM;
+    }
+    p->tap = t;
+    tt_ring_allocator ra = {ring_alloc, ring_free, &t->al};
+    int rc = tt_ring_create(&p->ring, t->cfg.ring_bytes, t->cfg.lossless ? TT_RING_LOSSLESS : 0,
+                            &ra, NULL);
+    if (rc < 0) {
+        al_free(&t->al, p, sizeof(*p));
+        pthread_mutex_unlock(&t->prod_lock);
+        return rc;
+    }
+    t->prod[np] = p;
+    /* P1: release publishes prod[np] to the consumer's C1. */
+    atomic_store_explicit(&t->nprod, np + 1, memory_order_release);
+    pthread_mutex_unlock(&t->prod_lock);
+    *out = p;
+    return 0;
+}
+
+static int map_link(int link)
+{
+    if (link & 0x10000) {
+        int af = link & 0xffff;
+        if (af == AF_INET)
+            return TT_LINK_IPV4;
+        if (af == 10 || af == 24 || af == 28 || af == 30)
+            return TT_LINK_IPV6;
+        return -1;
+    }
+    return tt_linktype_supported(link) ? link : -1;
+}
+
+int tt_tap_submit(tt_producer *p, const void *pkt, size_t len, int link, int dir, uint64_t ts_us)
+{
+    /* acquire pairs with S1: no copy enters a ring after finish/close began */
+    if (atomic_load_explicit(&p->tap->closing, memory_order_acquire) ||
+        atomic_load_explicit(&p->tap->finished, memory_order_acquire))
+        return TT_ECLOSED;
+    int l = map_link(link);
+    if (l < 0)
+        return TT_EINVAL;
+    if (ts_us == 0)
+        ts_us = now_us();
+    uint32_t tag = (uint32_t)l | ((uint32_t)dir & 0xffu) << 16;
+    int rc = tt_ring_submit_sp(p->ring, pkt, len, tag, ts_us);
+    if (rc == TT_EFULL || rc == TT_ETOOBIG)
+        atomic_store_explicit(&p->last_drop_us, ts_us, memory_order_relaxed);
+    return rc;
+}
+
+int tt_tap_drain(tt_tap *t, unsigned budget)
+{
+    if (t->cfg.own_thread)
+        return TT_ESTATE;
+    pthread_mutex_lock(&t->consume_lock);
+    unsigned total = 0;
+    if (!atomic_load_explicit(&t->finished, memory_order_acquire)) {
+        for (;;) {
+            unsigned got = consume_once(t, budget ? budget - total : 0);
+            total += got;
+            if (!got || (budget && total >= budget))
+                break;
+        }
+        if (!total)
+            idle_tick(t);
+    }
+    pthread_mutex_unlock(&t->consume_lock);
+    return (int)total;
+}
+
+int tt_tap_mark(tt_tap *t, const char *label, uint64_t ts_us)
+{
+    pthread_mutex_lock(&t->mark_lock);
+    if (t->nmarks >= TT__MARK_MAX) {
+        pthread_mutex_unlock(&t->mark_lock);
+        return TT_EAGAIN;
+    }
+    tt_marker *m = &t->marks[t->nmarks];
+    m->ts_us = ts_us ? ts_us : now_us();
+    size_t i = 0;
+    for (; label && label[i] && i + 1 < sizeof(m->label); i++) {
+        unsigned char c = (unsigned char)label[i];
+        m->label[i] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
+    }
+    m->label[i] = 0;
+    t->nmarks++;
+    pthread_mutex_unlock(&t->mark_lock);
+    apply_markers(t);
+    return 0;
+}
+
+unsigned tt_tap_markers(tt_tap *t, tt_marker *out, unsigned max)
+{
+    pthread_mutex_lock(&t->mark_lock);
+    unsigned n = t->nmarks;
+    for (unsigned i = 0; i < n && i < max; i++)
+        out[i] = t->marks[i];
+    pthread_mutex_unlock(&t->mark_lock);
+    return n;
+}
+
+void tt_tap_get_stats(tt_tap *t, tt_tap_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    unsigned np = atomic_load_explicit(&t->nprod, memory_order_acquire); /* pairs with P1 */
+    for (unsigned i = 0; i < np; i++) {
+        tt_ring_stats rs;
+        tt_ring_stats_get(t->prod[i]->ring, &rs);
+        out->submitted += rs.submitted;
+        out->copied += rs.committed;
+        out->dropped_full += rs.dropped_full;
+        out->dropped_oversize += rs.dropped_oversize;
+        out->in_flight += rs.in_flight;
+        out->analysed += rs.consumed;
+        out->ring_used += rs.used_bytes;
+        out->ring_capacity += rs.capacity;
+    }
+    out->producers = np;
+    pthread_mutex_lock(&t->stats_lock);
+    out->analyzer = t->an_stats;
+    pthread_mutex_unlock(&t->stats_lock);
+    pthread_mutex_lock(&t->mark_lock);
+    out->markers = t->nmarks;
+    pthread_mutex_unlock(&t->mark_lock);
+}
+
+int tt_tap_finish(tt_tap *t)
+{
+    if (atomic_load_explicit(&t->finished, memory_order_acquire))
+        return 0;
+    pthread_mutex_lock(&t->consume_lock);
+    while (consume_once(t, 0) > 0) {
+    }
+    /* S1: release pairs with the acquire in submit and the thread loop. */
+    atomic_store_explicit(&t->finished, true, memory_order_release);
+    tt_analyzer_finish(t->an);
+    pthread_mutex_lock(&t->stats_lock);
+    tt_analyzer_get_stats(t->an, &t->an_stats);
+    pthread_mutex_unlock(&t->stats_lock);
+    pthread_mutex_unlock(&t->consume_lock);
+    return 0;
+}
+
+void tt_tap_close(tt_tap *t)
+{
+    if (!t)
+        return;
+    atomic_store_explicit(&t->closing, true, memory_order_release); /* S1 */
+    unsigned np = atomic_load_explicit(&t->nprod, memory_order_acquire);
+    for (unsigned i = 0; i < np; i++)
+        tt_ring_wake_consumer(t->prod[i]->ring);
+    if (t->thread_started)
+        pthread_join(t->thread, NULL);
+    for (unsigned i = 0; i < np; i++) {
+        tt_ring_destroy(t->prod[i]->ring);
+        al_free(&t->al, t->prod[i], sizeof(*t->prod[i]));
+    }
+    tt_analyzer_close(t->an);
+    pthread_mutex_destroy(&t->prod_lock);
+    pthread_mutex_destroy(&t->consume_lock);
+    pthread_mutex_destroy(&t->stats_lock);
+    pthread_mutex_destroy(&t->mark_lock);
+    tt_allocator al = t->al;
+    al_free(&al, t, sizeof(*t));
+}

@@ -1,0 +1,16 @@
+# Tap tests (two producers, host-driven drain, drops) and the example host.
+tt_add_criterion(test_tap SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_tap.c LIBS tunneltap)
+
+# Criterion cannot run under ThreadSanitizer: these two are plain programs.
+add_executable(tsan_tap ${CMAKE_CURRENT_SOURCE_DIR}/tsan_tap.c)
+target_include_directories(tsan_tap PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(tsan_tap PRIVATE tunneltap Threads::Threads)
+tt_warnings(tsan_tap)
+add_test(NAME tsan_tap COMMAND tsan_tap)
+set_tests_properties(tsan_tap PROPERTIES LABELS tsan)
+
+add_executable(embed_host ${CMAKE_SOURCE_DIR}/examples/embed_host.c)
+target_link_libraries(embed_host PRIVATE tunneltap Threads::Threads)
+tt_warnings(embed_host)
+add_test(NAME example_embed_host COMMAND embed_host)
+set_tests_properties(example_embed_host PROPERTIES LABELS tsan)

@@ -1,0 +1,163 @@
+/* test_tap.c - the embedding API: producers, drain, drops, markers, accounting. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "pkt.h"
+#include "tunneltap/tunneltap.h"
+
+#define SEC 1000000ull
+#define T0 (1700000000ull * SEC)
+
+static void check_identity(tt_tap *t)
+{
+    tt_tap_stats st;
+    tt_tap_get_stats(t, &st);
+    cr_assert_eq(st.submitted, st.analysed + st.dropped_full + st.dropped_oversize + st.in_flight,
+                 "submitted %llu != analysed %llu + dropped %llu + %llu + in flight %llu",
+                 (unsigned long long)st.submitted, (unsigned long long)st.analysed,
+                 (unsigned long long)st.dropped_full, (unsigned long long)st.dropped_oversize,
+                 (unsigned long long)st.in_flight);
+}
+
+typedef struct prod_arg {
+    tt_tap *tap;
+    int id;
+    int n;
+    int full;
+    _Atomic int *running;
+} prod_arg;
+
+static void *producer(void *v)
+{
+    prod_arg *a = v;
+    tt_producer *p;
+    cr_assert_eq(tt_tap_producer_open(a->tap, &p), 0);
+    for (int i = 0; i < a->n; i++) {
+        tflow f = t_flow4("10.0.0.1", (uint16_t)(1000 + i % 5000), "10.0.0.2", 53);
+        tpkt pk;
+        t_udp(&pk, &f, a->id == 1, "abcdefgh", 8);
+        int rc =
+            tt_tap_submit(p, pk.b, pk.len, TT_LINK_RAW, a->id ? TT_DIR_INBOUND : TT_DIR_OUTBOUND,
+                          T0 + (uint64_t)i * 1000 + (uint64_t)a->id);
+        cr_assert(rc == 0 || rc == TT_EFULL, "submit: %s", tt_err_name(rc));
+        if (rc == TT_EFULL)
+            a->full++;
+    }
+    atomic_fetch_sub(a->running, 1);
+    return NULL;
+}
+
+Test(tap, two_producers_and_a_host_driven_drain_account_for_every_copy)
+{
+    tt_tap_config cfg;
+    tt_tap_config_init(&cfg);
+    cfg.own_thread = false;
+    cfg.ring_bytes = 1u << 16;
+    cfg.analyzer.max_flows = 20000;
+    cfg.memory_budget = 0;
+    tt_tap *t;
+    cr_assert_eq(tt_tap_open(&t, &cfg, NULL), 0);
+    _Atomic int running = 2;
+    prod_arg a0 = {t, 0, 20000, 0, &running}, a1 = {t, 1, 20000, 0, &running};
+    pthread_t th0, th1;
+    pthread_create(&th0, NULL, producer, &a0);
+    pthread_create(&th1, NULL, producer, &a1);
+    while (atomic_load(&running) > 0) {
+        cr_assert(tt_tap_drain(t, 256) >= 0);
+    }
+    pthread_join(th0, NULL);
+    pthread_join(th1, NULL);
+    check_identity(t);
+    while (tt_tap_drain(t, 0) > 0) {
+    }
+    tt_tap_stats st;
+    tt_tap_get_stats(t, &st);
+    cr_assert_eq(st.submitted, 40000);
+    cr_assert_eq(st.in_flight, 0);
+    cr_assert_eq(st.dropped_full, (uint64_t)(a0.full + a1.full));
+    cr_assert_eq(st.analysed + st.dropped_full, 40000);
+    cr_assert_eq(st.analyzer.packets, st.analysed);
+    check_identity(t);
+    tt_tap_finish(t);
+    tt_tap_close(t);
+}
+
+Test(tap, host_that_never_drains_gets_immediate_returns_and_counted_drops)
+{
+    tt_tap_config cfg;
+    tt_tap_config_init(&cfg);
+    cfg.own_thread = false;
+    cfg.ring_bytes = 4096;
+    tt_tap *t;
+    cr_assert_eq(tt_tap_open(&t, &cfg, NULL), 0);
+    tt_producer *p;
+    cr_assert_eq(tt_tap_producer_open(t, &p), 0);
+    tflow f = t_flow4("10.0.0.1", 1000, "10.0.0.2", 53);
+    tpkt pk;
+    t_udp(&pk, &f, false, "x", 1);
+    int dropped = 0;
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    for (int i = 0; i < 100000; i++)
+        if (tt_tap_submit(p, pk.b, pk.len, TT_LINK_RAW, TT_DIR_OUTBOUND, T0 + (uint64_t)i) ==
+            TT_EFULL)
+            dropped++;
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    double secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    cr_assert(secs < 5.0, "100k submits took %.2f s", secs);
+    tt_tap_stats st;
+    tt_tap_get_stats(t, &st);
+    cr_assert_gt(dropped, 99000);
+    cr_assert_eq(st.dropped_full, (uint64_t)dropped);
+    cr_assert_eq(st.analysed, 0);
+    cr_assert_eq(st.submitted, 100000);
+    check_identity(t);
+    /* the drops reach the analyzer as capture loss: nothing judged on them is certain */
+    tt_tap_drain(t, 0);
+    tt_tap_get_stats(t, &st);
+    cr_assert_eq(st.analyzer.loss_reported, (uint64_t)dropped);
+    tt_tap_close(t);
+}
+
+Test(tap, own_thread_analyses_and_markers_are_kept_sanitised)
+{
+    tt_tap_config cfg;
+    tt_tap_config_init(&cfg);
+    cfg.lossless = true;
+    tt_tap *t;
+    cr_assert_eq(tt_tap_open(&t, &cfg, NULL), 0);
+    tt_producer *p;
+    cr_assert_eq(tt_tap_producer_open(t, &p), 0);
+    for (int i = 0; i < 1000; i++) {
+        tflow f = t_flow6(1, (uint16_t)(2000 + i), 2, 443);
+        tpkt pk;
+        t_tcp(&pk, &f, false, 0x02, 1, 0, NULL, 0);
+        cr_assert_eq(tt_tap_submit(p, pk.b, pk.len, TT_LINK_AF(AF_INET6), 0, T0 + (uint64_t)i), 0);
+    }
+    cr_assert_eq(tt_tap_mark(t, "filter\x1b[31m 2.1\n", T0 + 500), 0);
+    tt_tap_finish(t);
+    tt_tap_stats st;
+    tt_tap_get_stats(t, &st);
+    cr_assert_eq(st.analysed, 1000);
+    cr_assert_eq(st.analyzer.by_verdict[TT_VERDICT_SYN_UNANSWERED], 1000);
+    tt_marker m[4];
+    cr_assert_eq(tt_tap_markers(t, m, 4), 1);
+    cr_assert_str_eq(m[0].label, "filter?[31m 2.1?");
+    cr_assert_eq(tt_tap_submit(p, "x", 1, TT_LINK_RAW, 0, 0), TT_ECLOSED);
+    tt_tap_close(t);
+}
+
+Test(tap, default_configuration_fits_16_mib_and_budget_is_enforced)
+{
+    tt_tap_config cfg;
+    tt_tap_config_init(&cfg);
+    cr_assert_leq(tt_tap_memsize(&cfg), 16u << 20, "default needs %zu", tt_tap_memsize(&cfg));
+    cfg.ring_bytes = 8u << 20;
+    tt_tap *t;
+    char eb[TT_ERRBUF_SIZE];
+    cr_assert_eq(tt_tap_open(&t, &cfg, eb), TT_ENOMEM);
+    cr_assert(strstr(eb, "budget"));
+}
