@@ -20,7 +20,8 @@ enum {
     ETH_IPV6 = 0x86dd,
     ETH_VLAN = 0x8100,
     ETH_QINQ = 0x88a8,
-    ETH_QINQ_OLD = 0x9100
+    ETH_QINQ_OLD = 0x9100,
+    ETH_PPPOE_SESSION = 0x8864
 };
 enum { MAX_VLAN_TAGS = 4, MAX_IPV6_EXT = 8 };
 
@@ -124,6 +125,12 @@ static int strip_link(int linktype, tt__cursor *c, uint64_t *events)
         break;
     default:
         return -1;
+    }
+    if (et == ETH_PPPOE_SESSION) {
+        /* RFC 2516 session header (6 bytes), then the PPP protocol number. */
+        tt__cur_skip(c, 6);
+        uint16_t ppp = tt__cur_be16(c);
+        et = ppp == 0x0021 ? ETH_IPV4 : ppp == 0x0057 ? ETH_IPV6 : 0xffff;
     }
     if (c->bad) {
         EV(LINK_TRUNCATED);

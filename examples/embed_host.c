@@ -13,7 +13,7 @@
 
 #include "tunneltap/tunneltap.h"
 
-#define SEC 1000000ull
+#define SEC ((uint64_t)1000000)
 static const uint64_t T0 = 1764230400ull * SEC; /* 2025-11-27 08:00:00 UTC */
 
 /* Builds a minimal IPv4/UDP datagram between 10.0.0.2:port and 10.0.0.1:53. */
@@ -48,7 +48,7 @@ static void *run(void *arg)
         return NULL;
     uint8_t pkt[64];
     for (int i = 0; i < 200; i++) {
-        uint64_t ts = T0 + (uint64_t)i * SEC / 10 + (w->inbound ? 20000 : 0);
+        uint64_t ts = T0 + (uint64_t)i * SEC / 10 + (w->inbound ? 20000u : 0u);
         if (w->inbound && i >= 100)
             break; /* after the upgrade, no answers come back */
         size_t n = dns_packet(pkt, (uint16_t)(20000 + i), w->inbound);

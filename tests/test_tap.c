@@ -8,8 +8,8 @@
 #include "pkt.h"
 #include "tunneltap/tunneltap.h"
 
-#define SEC 1000000ull
-#define T0 (1700000000ull * SEC)
+#define SEC ((uint64_t)1000000)
+#define T0 ((uint64_t)1700000000 * SEC)
 
 static void check_identity(tt_tap *t)
 {

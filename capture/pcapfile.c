@@ -1,0 +1,271 @@
+/* pcapfile.c - capture-file ingestion (pcap, pcapng, stdin) through libpcap. */
+#include "capture/pcapfile.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <pcap/pcap.h>
+
+#include "tunneltap/analyzer.h"
+
+struct tt_pcapfile {
+    pcap_t *p;
+    char *name; /* path as given, or "stdin" */
+    struct bpf_program prog;
+    bool has_prog;
+    int linktype;
+    uint64_t size;    /* 0: unknown (pipe) */
+    uint64_t records; /* records read, filtered or not */
+    uint64_t matched; /* records that passed the filter */
+    int err;          /* sticky: 0 or the error tt_pcapfile_next() returned */
+    char errmsg[TT_ERRBUF_SIZE];
+};
+
+__attribute__((format(printf, 2, 3))) static void set_err(char *errbuf, const char *fmt, ...)
+{
+    if (!errbuf)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, TT_ERRBUF_SIZE, fmt, ap);
+    va_end(ap);
+}
+
+static int errno_to_tt(int e)
+{
+    switch (e) {
+    case ENOENT:
+    case ENOTDIR:
+        return TT_ENOENT;
+    case EACCES:
+    case EPERM:
+        return TT_EPERM;
+    case EISDIR:
+        return TT_EINVAL;
+    case ENOMEM:
+        return TT_ENOMEM;
+    default:
+        return TT_EIO;
+    }
+}
+
+/* "RAW, IPV4, ..." for the link types the analyzer decodes, in the order a
+ * tunnel user meets them. DLT numbers, as pcap_datalink() reports them. */
+static void supported_list(char *buf, size_t len)
+{
+    static const int candidates[] = {TT_LINK_RAW_DLT12, TT_LINK_IPV4, TT_LINK_IPV6,
+                                     TT_LINK_NULL,      TT_LINK_LOOP, TT_LINK_ETHERNET,
+                                     TT_LINK_SLL,       TT_LINK_SLL2};
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < sizeof candidates / sizeof candidates[0]; i++) {
+        int dlt = candidates[i];
+        if (!tt_linktype_supported(dlt))
+            continue;
+        const char *name = pcap_datalink_val_to_name(dlt);
+        int n = snprintf(buf + used, len - used, "%s%s%s", used ? ", " : "",
+                         name ? name : tt_linktype_name(dlt),
+                         dlt == TT_LINK_ETHERNET ? " with VLANs" : "");
+        if (n < 0 || (size_t)n >= len - used)
+            return;
+        used += (size_t)n;
+    }
+}
+
+int tt_pcapfile_open(tt_pcapfile **out, const char *path, const char *bpf, char *errbuf)
+{
+    if (!out || !path) {
+        set_err(errbuf, "tt_pcapfile_open: no output handle or path");
+        return TT_EINVAL;
+    }
+    *out = NULL;
+    bool is_stdin = strcmp(path, "-") == 0;
+    FILE *fp = NULL;
+    int rc;
+    tt_pcapfile *f = calloc(1, sizeof *f);
+    if (!f || !(f->name = strdup(is_stdin ? "stdin" : path))) {
+        set_err(errbuf, "cannot open '%s': out of memory", path);
+        rc = TT_ENOMEM;
+        goto err;
+    }
+
+    if (is_stdin && isatty(STDIN_FILENO)) {
+        set_err(errbuf, "cannot read a capture from stdin: it is a terminal (pipe a file in)");
+        rc = TT_EINVAL;
+        goto err;
+    }
+    fp = is_stdin ? stdin : fopen(path, "rb");
+    if (!fp) {
+        int e = errno;
+        set_err(errbuf, "cannot open '%s': %s", path, strerror(e));
+        rc = errno_to_tt(e);
+        goto err;
+    }
+    struct stat st;
+    if (fstat(fileno(fp), &st) == 0) {
+        if (S_ISDIR(st.st_mode)) {
+            set_err(errbuf, "cannot open '%s': %s", path, strerror(EISDIR));
+            rc = TT_EINVAL;
+            goto err;
+        }
+        if (S_ISREG(st.st_mode)) {
+            f->size = (uint64_t)st.st_size;
+            if (st.st_size == 0) {
+                set_err(errbuf, "%s: empty file (not a pcap or pcapng capture)", f->name);
+                rc = TT_EFORMAT;
+                goto err;
+            }
+        }
+    }
+
+    char pe[PCAP_ERRBUF_SIZE] = "";
+    f->p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_MICRO, pe);
+    if (!f->p) {
+        /* On failure libpcap leaves fp open: it is still ours to close. */
+        if (strstr(pe, "file header bytes, only got 0")) {
+            set_err(errbuf, "%s: empty input (not a pcap or pcapng capture)", f->name);
+            rc = TT_EFORMAT;
+        } else if (strstr(pe, "unknown file format")) {
+            set_err(errbuf, "%s: not a pcap or pcapng capture (unknown file format)", f->name);
+            rc = TT_EFORMAT;
+        } else if (strncmp(pe, "error reading", 13) == 0) {
+            set_err(errbuf, "%s: %s", f->name, pe);
+            rc = TT_EIO;
+        } else {
+            set_err(errbuf, "%s: %s", f->name, pe);
+            rc = TT_EFORMAT;
+        }
+        goto err;
+    }
+    fp = NULL; /* pcap_close() closes it from now on (stdin excepted) */
+
+    f->linktype = pcap_datalink(f->p);
+    if (!tt_linktype_supported(f->linktype)) {
+        const char *lname = pcap_datalink_val_to_name(f->linktype);
+        char list[160];
+        supported_list(list, sizeof list);
+        set_err(errbuf, "%s: link type %s (%d) is not supported (supported: %s)", f->name,
+                lname ? lname : "unknown", f->linktype, list);
+        rc = TT_ELINKTYPE;
+        goto err;
+    }
+
+    if (bpf && *bpf) {
+        if (pcap_compile(f->p, &f->prog, bpf, 1, PCAP_NETMASK_UNKNOWN) < 0) {
+            set_err(errbuf, "bad filter expression '%s': %s", bpf, pcap_geterr(f->p));
+            rc = TT_EINVAL;
+            goto err;
+        }
+        f->has_prog = true;
+    }
+    *out = f;
+    return 0;
+
+err:
+    if (fp && fp != stdin)
+        fclose(fp);
+    tt_pcapfile_close(f);
+    return rc;
+}
+
+int tt_pcapfile_next(tt_pcapfile *f, tt_pcapfile_pkt *pkt, char *errbuf)
+{
+    if (f->err) {
+        set_err(errbuf, "%s", f->errmsg);
+        return f->err;
+    }
+    for (;;) {
+        struct pcap_pkthdr *h;
+        const u_char *data;
+        int rc = pcap_next_ex(f->p, &h, &data);
+        if (rc == 1) {
+            f->records++;
+            /* The filter runs here rather than through pcap_setfilter() so
+             * that records counts every record of the file: a damage
+             * message then names the frame number Wireshark shows. */
+            if (f->has_prog && pcap_offline_filter(&f->prog, h, data) == 0)
+                continue;
+            f->matched++;
+            uint64_t sec = h->ts.tv_sec < 0 ? 0 : (uint64_t)h->ts.tv_sec;
+            uint64_t usec = h->ts.tv_sec < 0 || h->ts.tv_usec < 0 ? 0 : (uint64_t)h->ts.tv_usec;
+            pkt->ts_us = sec * 1000000u + usec;
+            pkt->data = data;
+            pkt->caplen = h->caplen;
+            pkt->len = h->len;
+            pkt->number = f->records;
+            return 1;
+        }
+        if (rc == PCAP_ERROR_BREAK)
+            return 0; /* clean end of file */
+
+        /* PCAP_ERROR: a record cut short, a length libpcap refuses, a read
+         * error, or (pcapng) an interface whose link type differs from the
+         * first one's, which libpcap 1.10 cannot hand out in one stream. */
+        const char *why = rc == PCAP_ERROR ? pcap_geterr(f->p) : "unexpected libpcap status";
+        const char *hint = strstr(why, "different from the type of the first interface")
+                               ? " (interfaces with different link types in one pcapng file: "
+                                 "split it per interface first)"
+                               : "";
+        snprintf(f->errmsg, sizeof f->errmsg, "%s: cannot read packet %llu: %s%s", f->name,
+                 (unsigned long long)(f->records + 1), why, hint);
+        f->err = TT_EFORMAT;
+        set_err(errbuf, "%s", f->errmsg);
+        return f->err;
+    }
+}
+
+int tt_pcapfile_linktype(const tt_pcapfile *f)
+{
+    return f->linktype;
+}
+
+const char *tt_pcapfile_linktype_name(const tt_pcapfile *f)
+{
+    const char *name = pcap_datalink_val_to_name(f->linktype);
+    return name ? name : tt_linktype_name(f->linktype);
+}
+
+const char *tt_pcapfile_name(const tt_pcapfile *f)
+{
+    return f->name;
+}
+
+int tt_pcapfile_snaplen(const tt_pcapfile *f)
+{
+    return pcap_snapshot(f->p);
+}
+
+uint64_t tt_pcapfile_records(const tt_pcapfile *f)
+{
+    return f->records;
+}
+
+uint64_t tt_pcapfile_matched(const tt_pcapfile *f)
+{
+    return f->matched;
+}
+
+void tt_pcapfile_progress(const tt_pcapfile *f, uint64_t *done, uint64_t *size)
+{
+    long pos = ftell(pcap_file(f->p));
+    *done = pos < 0 ? 0 : (uint64_t)pos;
+    *size = f->size;
+}
+
+void tt_pcapfile_close(tt_pcapfile *f)
+{
+    if (!f)
+        return;
+    if (f->has_prog)
+        pcap_freecode(&f->prog);
+    if (f->p)
+        pcap_close(f->p);
+    free(f->name);
+    free(f);
+}

@@ -1,0 +1,147 @@
+/* cli.h - the pieces of the tunneltap command that subcommands share.
+ *
+ * These live in the executable, not in libtunneltap, so they carry a cli_
+ * prefix instead of tt_ (public library API) or tt__ (library internals).
+ *
+ *   record buffer (connlog.c)  keeps tt_conn records for sorted output
+ *   conn.log writer (connlog.c) Zeek's TSV conn.log plus tt_verdict, tt_certainty
+ *   JSON writer (jsonlog.c)     Zeek's JSON conn log plus tunneltap's keys
+ *   summary (summary.c)         counts records, names failing destinations, judges
+ *   replay (replay.c)           the `tunneltap replay` subcommand
+ */
+#ifndef TT_CLI_CLI_H
+#define TT_CLI_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "tunneltap/analyzer.h"
+
+/* ---- string table: one copy of each distinct string ------------------- */
+
+/* The analyzer's strings (service, l7, conn_state) are valid only during
+ * the callback; records kept longer point into one of these instead. */
+typedef struct cli_strtab {
+    char **slot; /* open addressing, NULL = empty */
+    size_t cap, used;
+} cli_strtab;
+
+/* Returns the table's copy of s (s itself when NULL), or NULL when out of memory. */
+const char *cli_strtab_intern(cli_strtab *t, const char *s);
+void cli_strtab_free(cli_strtab *t);
+
+/* ---- record buffer ----------------------------------------------------- */
+
+/* Every record of a run, for output sorted by ts then uid (memory grows with
+ * the number of flows: about sizeof(tt_conn) per flow). Zero-initialise. */
+typedef struct cli_connbuf {
+    tt_conn *v;
+    size_t n, cap;
+    cli_strtab strings;
+} cli_connbuf;
+
+/* Copies c (and its strings). Returns 0 or TT_ENOMEM (buffer unchanged). */
+int cli_connbuf_add(cli_connbuf *b, const tt_conn *c);
+/* Sorts by ts_us, then uid. */
+void cli_connbuf_sort(cli_connbuf *b);
+void cli_connbuf_free(cli_connbuf *b);
+
+/* ---- Zeek conn.log (TSV) ----------------------------------------------- */
+
+/* Columns: Zeek's conn.log order, then tt_verdict and tt_certainty. */
+#define CLI_CONNLOG_FIELDS 23
+
+/* Writes the #separator ... #types header; open_time goes into #open
+ * (local time, like Zeek). */
+void cli_connlog_header(FILE *out, time_t open_time);
+/* Writes one record as a line. */
+void cli_connlog_write(FILE *out, const tt_conn *c);
+/* Writes the #close line. */
+void cli_connlog_footer(FILE *out, time_t close_time);
+
+/* "tcp", "udp", "icmp" (ICMPv6 too, as in Zeek) or "unknown_transport". */
+const char *cli_proto_name(uint8_t proto);
+/* "certain" / "uncertain" for a failure, NULL (unset) otherwise. */
+const char *cli_certainty_name(const tt_conn *c);
+
+/* ---- JSON lines -------------------------------------------------------- */
+
+/* One record as a JSON object without newline, malloc'd (free() it), or NULL
+ * when out of memory. Keys as Zeek's JSON logs, unset fields omitted. */
+char *cli_jsonlog_format(const tt_conn *c);
+/* Writes cli_jsonlog_format(c) and a newline. Returns 0 or TT_ENOMEM. */
+int cli_jsonlog_write(FILE *out, const tt_conn *c);
+
+/* Name of one TT_UNC_* bit ("capture_loss", ...), or NULL. */
+const char *cli_uncertain_name(uint32_t bit);
+
+/* ---- summary ----------------------------------------------------------- */
+
+/* Protocol classes the summary counts apart. */
+enum { CLI_P_TCP, CLI_P_UDP, CLI_P_ICMP, CLI_P_OTHER, CLI_P_COUNT };
+
+/* One failing-destination group: (resp_h, proto, port, service). ICMP
+ * groups use the originator's type as their port ("icmp/8"). */
+typedef struct cli_dest {
+    uint8_t ip_version, proto;
+    uint16_t port;
+    uint8_t addr[16];
+    const char *service;                   /* interned, or NULL */
+    uint64_t flows;                        /* all flows of the group */
+    uint64_t failed;                       /* certain failures */
+    uint64_t uncertain;                    /* uncertain failures */
+    uint32_t by_verdict[TT_VERDICT_COUNT]; /* certain failures by verdict */
+} cli_dest;
+
+typedef struct cli_summary {
+    uint64_t flows;
+    uint64_t by_proto[CLI_P_COUNT];
+    uint64_t count[CLI_P_COUNT][TT_VERDICT_COUNT];     /* every record by verdict */
+    uint64_t uncertain[CLI_P_COUNT][TT_VERDICT_COUNT]; /* of those, uncertain failures */
+    uint64_t failed, uncertain_total;                  /* certain / uncertain failures */
+    uint64_t unc_why[8];                               /* by TT_UNC_* bit number */
+    uint64_t late_replies;
+    cli_dest *dest; /* open addressing over the group key; flows == 0: empty */
+    size_t dest_cap, dest_used;
+    cli_strtab strings;
+    bool oom; /* a group could not be added: destinations incomplete */
+} cli_summary;
+
+/* What the summary says about where the records came from. */
+typedef struct cli_summary_source {
+    const char *command;  /* "tunneltap replay" */
+    const char *name;     /* file name */
+    const char *linktype; /* "RAW" */
+    uint64_t records;     /* records read */
+    uint64_t matched;     /* of those, given to the analyzer (the filter's) */
+    const char *bpf;      /* NULL: no filter */
+    const char *stopped;  /* NULL, or why reading stopped early */
+} cli_summary_source;
+
+typedef enum cli_judgement {
+    CLI_JUDGE_EMPTY,        /* no flows */
+    CLI_JUDGE_OK,           /* no failure */
+    CLI_JUDGE_INCONCLUSIVE, /* only uncertain failures */
+    CLI_JUDGE_BROKEN,       /* at least one certain failure */
+} cli_judgement;
+
+void cli_summary_init(cli_summary *s);
+/* Counts one record. */
+void cli_summary_add(cli_summary *s, const tt_conn *c);
+/* The verdict line's judgement and its text (without "verdict: "). */
+cli_judgement cli_summary_judge(const cli_summary *s, char *buf, size_t len);
+/* Writes the whole summary; st may be NULL (no capture line). */
+void cli_summary_print(const cli_summary *s, const cli_summary_source *src,
+                       const tt_analyzer_stats *st, FILE *out);
+void cli_summary_free(cli_summary *s);
+
+/* ---- subcommands ------------------------------------------------------- */
+
+/* argv[0] is "replay". Returns the process exit status. */
+int cli_replay_main(int argc, char **argv);
+void cli_replay_usage(FILE *out);
+
+#endif

@@ -1,0 +1,62 @@
+/* main.c - the tunneltap command: dispatches to its subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+typedef struct subcommand {
+    const char *name;
+    int (*run)(int argc, char **argv); /* NULL: planned, not in this build */
+    const char *what;
+} subcommand;
+
+static const subcommand subcommands[] = {
+    {"replay", cli_replay_main, "analyse a pcap/pcapng capture file (or stdin)"},
+    {"bridge", NULL, "forward between two TUN devices and analyse the copy"},
+    {"capture", NULL, "analyse live traffic from an interface"},
+    {"mark", NULL, "add a marker to a running analysis"},
+    {"status", NULL, "show the state of a running analysis"},
+};
+
+static void usage(FILE *out)
+{
+    fputs("usage: tunneltap COMMAND [options]\n"
+          "\n"
+          "Follows the connections in tunnel traffic and says which ones failed\n"
+          "(unanswered SYNs, unanswered UDP, ICMP unreachable, ...).\n"
+          "\n"
+          "commands:\n",
+          out);
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++) {
+        fprintf(out, "  %-9s %s%s\n", subcommands[i].name, subcommands[i].what,
+                subcommands[i].run ? "" : " (not yet available)");
+    }
+    fputs("\n"
+          "Run 'tunneltap COMMAND --help' for a command's options.\n",
+          out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++) {
+        if (strcmp(cmd, subcommands[i].name) != 0)
+            continue;
+        if (!subcommands[i].run) {
+            fprintf(stderr, "tunneltap: '%s' is not available in this build yet\n", cmd);
+            return 2;
+        }
+        return subcommands[i].run(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "tunneltap: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,485 @@
+/* replay.c - `tunneltap replay`: analyse a capture file, write logs, say what failed. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "capture/pcapfile.h"
+#include "cli/cli.h"
+
+/* Files below this size replay too fast for a progress bar to help. */
+#define PROGRESS_MIN_BYTES (20u * 1000u * 1000u)
+
+enum { EXIT_ANALYSED = 0, EXIT_RUNTIME = 1, EXIT_INPUT = 2 };
+
+typedef struct replay_opts {
+    const char *file;
+    const char *conn_log, *json, *bpf;
+    bool verify_checksums, no_dpi, quiet;
+    int progress;            /* -1 never, 0 auto, 1 on any size */
+    size_t max_flows;        /* 0: default */
+    uint32_t udp_ms, syn_ms; /* 0: default */
+} replay_opts;
+
+/* Receives every finished connection from the analyzer. */
+typedef struct replay_sink {
+    cli_summary *sum;
+    cli_connbuf *buf; /* NULL when no log was asked for */
+    bool oom;
+} replay_sink;
+
+static void on_conn(void *ctx, const tt_conn *c)
+{
+    replay_sink *k = ctx;
+    cli_summary_add(k->sum, c);
+    if (k->buf && !k->oom && cli_connbuf_add(k->buf, c) < 0)
+        k->oom = true;
+}
+
+static void on_log(void *ctx, int level, const char *msg)
+{
+    (void)ctx;
+    if (level <= TT_LOG_WARN)
+        fprintf(stderr, "tunneltap: replay: %s: %s\n", level == TT_LOG_ERROR ? "error" : "warning",
+                msg);
+}
+
+/* ---- usage ------------------------------------------------------------- */
+
+static void print_seconds(FILE *out, uint32_t ms)
+{
+    if (ms % 1000 == 0)
+        fprintf(out, "%" PRIu32 " s", ms / 1000);
+    else
+        fprintf(out, "%" PRIu32 ".%03" PRIu32 " s", ms / 1000, ms % 1000);
+}
+
+void cli_replay_usage(FILE *out)
+{
+    tt_analyzer_config d;
+    tt_analyzer_config_init(&d);
+    fputs("usage: tunneltap replay FILE [options]\n"
+          "\n"
+          "Reads a pcap or pcapng capture (FILE '-' reads stdin), follows every\n"
+          "connection and says which ones failed: a summary on stdout, and on request\n"
+          "a Zeek-style conn.log and JSON lines.\n"
+          "\n"
+          "options:\n"
+          "  --conn-log PATH     write a Zeek conn.log, sorted by ts ('-': stdout)\n"
+          "  --json PATH         write one JSON object per connection ('-': stdout)\n"
+          "  --bpf EXPR          analyse only packets matching this tcpdump filter\n"
+          "  --verify-checksums  ignore packets with bad checksums, as Zeek does without -C\n",
+          out);
+    fprintf(out, "  --max-flows N       flows tracked at once (default %zu)\n", d.max_flows);
+    fputs("  --udp-deadline SEC  a UDP or DNS request unanswered after SEC fails (default ", out);
+    print_seconds(out, d.udp_reply_deadline_ms);
+    if (d.dns_reply_deadline_ms != d.udp_reply_deadline_ms) {
+        fputs(", DNS ", out);
+        print_seconds(out, d.dns_reply_deadline_ms);
+    }
+    fputs(")\n  --syn-deadline SEC  a SYN unanswered after SEC fails (default ", out);
+    print_seconds(out, d.tcp_attempt_deadline_ms);
+    fputs(")\n"
+          "  --no-dpi            do not identify applications with nDPI\n"
+          "  --quiet             no summary\n"
+          "  --progress          progress bar on a terminal, whatever the file size\n"
+          "  --no-progress       no progress bar (default: on a terminal, files over 20 MB)\n"
+          "  -h, --help          this help\n"
+          "\n"
+          "exit status: 0 analysed (whatever the verdict); 1 out of memory or an output\n"
+          "could not be written; 2 usage or input error, or a capture damaged mid-way\n"
+          "(everything read before the damage is still reported).\n",
+          out);
+}
+
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("tunneltap: replay: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\nTry 'tunneltap replay --help'.\n", stderr);
+    return EXIT_INPUT;
+}
+
+/* ---- options ----------------------------------------------------------- */
+
+static bool parse_seconds(const char *s, uint32_t *ms)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno || !isfinite(v) || v <= 0 || v > 86400)
+        return false;
+    *ms = (uint32_t)(v * 1000.0 + 0.5);
+    if (*ms == 0)
+        *ms = 1;
+    return true;
+}
+
+static bool parse_count(const char *s, size_t *n)
+{
+    char *end;
+    if (*s < '0' || *s > '9')
+        return false;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || errno || v == 0 || v > 1000000000ull)
+        return false;
+    *n = (size_t)v;
+    return true;
+}
+
+enum {
+    OPT_CONN_LOG = 256,
+    OPT_JSON,
+    OPT_BPF,
+    OPT_NO_CHECKSUMS,
+    OPT_MAX_FLOWS,
+    OPT_UDP_DEADLINE,
+    OPT_SYN_DEADLINE,
+    OPT_NO_DPI,
+    OPT_PROGRESS,
+    OPT_NO_PROGRESS,
+};
+
+static const struct option long_options[] = {
+    {"conn-log", required_argument, NULL, OPT_CONN_LOG},
+    {"json", required_argument, NULL, OPT_JSON},
+    {"bpf", required_argument, NULL, OPT_BPF},
+    {"verify-checksums", no_argument, NULL, OPT_NO_CHECKSUMS},
+    {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
+    {"udp-deadline", required_argument, NULL, OPT_UDP_DEADLINE},
+    {"syn-deadline", required_argument, NULL, OPT_SYN_DEADLINE},
+    {"no-dpi", no_argument, NULL, OPT_NO_DPI},
+    {"quiet", no_argument, NULL, 'q'},
+    {"progress", no_argument, NULL, OPT_PROGRESS},
+    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Returns -1 to go on, or the exit status (help, usage error). */
+static int parse_options(int argc, char **argv, replay_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":hq", long_options, NULL)) != -1) {
+        switch (c) {
+        case OPT_CONN_LOG:
+            o->conn_log = optarg;
+            break;
+        case OPT_JSON:
+            o->json = optarg;
+            break;
+        case OPT_BPF:
+            o->bpf = optarg;
+            break;
+        case OPT_NO_CHECKSUMS:
+            o->verify_checksums = true;
+            break;
+        case OPT_MAX_FLOWS:
+            if (!parse_count(optarg, &o->max_flows))
+                return usage_error("--max-flows wants a whole number from 1 to 1000000000, not "
+                                   "'%s'",
+                                   optarg);
+            break;
+        case OPT_UDP_DEADLINE:
+            if (!parse_seconds(optarg, &o->udp_ms))
+                return usage_error("--udp-deadline wants seconds above 0 (e.g. 2.5), not '%s'",
+                                   optarg);
+            break;
+        case OPT_SYN_DEADLINE:
+            if (!parse_seconds(optarg, &o->syn_ms))
+                return usage_error("--syn-deadline wants seconds above 0 (e.g. 3), not '%s'",
+                                   optarg);
+            break;
+        case OPT_NO_DPI:
+            o->no_dpi = true;
+            break;
+        case 'q':
+            o->quiet = true;
+            break;
+        case OPT_PROGRESS:
+            o->progress = 1;
+            break;
+        case OPT_NO_PROGRESS:
+            o->progress = -1;
+            break;
+        case 'h':
+            cli_replay_usage(stdout);
+            return EXIT_ANALYSED;
+        case ':':
+            return usage_error("option '%s' needs a value", argv[optind - 1]);
+        default:
+            if (optopt && optopt < 256)
+                return usage_error("unknown option '-%c'", optopt);
+            return usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return usage_error("no capture file given (FILE, or '-' for stdin)");
+    o->file = argv[optind++];
+    if (optind < argc)
+        return usage_error("unexpected argument '%s' (one capture file at a time)", argv[optind]);
+    if (o->conn_log && o->json && strcmp(o->conn_log, "-") == 0 && strcmp(o->json, "-") == 0)
+        return usage_error("--conn-log and --json cannot both write to stdout");
+    if (o->conn_log && o->json && strcmp(o->conn_log, "-") != 0 &&
+        strcmp(o->conn_log, o->json) == 0)
+        return usage_error("--conn-log and --json name the same file '%s'", o->json);
+    return -1;
+}
+
+/* ---- progress bar ------------------------------------------------------ */
+
+typedef struct progress {
+    bool on;
+    double t0, next; /* monotonic seconds */
+} progress;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void progress_start(progress *pg, const replay_opts *o, const tt_pcapfile *f)
+{
+    uint64_t done, size;
+    tt_pcapfile_progress(f, &done, &size);
+    pg->on = o->progress >= 0 && isatty(STDERR_FILENO) &&
+             (o->progress == 1 || size > PROGRESS_MIN_BYTES);
+    pg->t0 = now_s();
+    pg->next = pg->t0 + 0.2;
+}
+
+static void progress_tick(progress *pg, const tt_pcapfile *f, uint64_t packets)
+{
+    double t = now_s();
+    if (t < pg->next)
+        return;
+    pg->next = t + 0.2;
+    uint64_t done, size;
+    tt_pcapfile_progress(f, &done, &size);
+    double rate = (double)packets / (t - pg->t0 > 1e-3 ? t - pg->t0 : 1e-3);
+    char speed[32];
+    if (rate >= 1e6)
+        snprintf(speed, sizeof speed, "%.2f Mpkt/s", rate / 1e6);
+    else
+        snprintf(speed, sizeof speed, "%.0f kpkt/s", rate / 1e3);
+    if (size) {
+        unsigned pct = done >= size ? 100 : (unsigned)(done * 100 / size);
+        char bar[31];
+        memset(bar, '-', 30);
+        memset(bar, '#', pct * 30 / 100);
+        bar[30] = '\0';
+        fprintf(stderr, "\r  [%s] %3u%%  %.1f/%.1f MB  %s ", bar, pct, (double)done / 1e6,
+                (double)size / 1e6, speed);
+    } else {
+        /* a pipe: no size, and no position either */
+        fprintf(stderr, "\r  %" PRIu64 " packets  %s ", packets, speed);
+    }
+    fflush(stderr);
+}
+
+static void progress_end(progress *pg)
+{
+    if (pg->on)
+        fputs("\r\033[K", stderr);
+    pg->on = false;
+}
+
+/* ---- outputs ----------------------------------------------------------- */
+
+static FILE *open_output(const char *path)
+{
+    if (strcmp(path, "-") == 0)
+        return stdout;
+    return fopen(path, "w");
+}
+
+/* Closes out (stdout is only flushed). Returns 0, or an errno value when
+ * anything written to it was lost (EIO when the stream kept no better one). */
+static int close_output(FILE *out)
+{
+    if (!out)
+        return 0;
+    errno = 0;
+    bool ok = !ferror(out);
+    ok = (out == stdout ? fflush(out) : fclose(out)) == 0 && ok;
+    return ok ? 0 : errno ? errno : EIO;
+}
+
+static int write_logs(const cli_connbuf *buf, FILE *conn, FILE *json, time_t opened)
+{
+    if (conn) {
+        cli_connlog_header(conn, opened);
+        for (size_t i = 0; i < buf->n; i++)
+            cli_connlog_write(conn, &buf->v[i]);
+        cli_connlog_footer(conn, time(NULL));
+    }
+    if (json) {
+        for (size_t i = 0; i < buf->n; i++) {
+            if (cli_jsonlog_write(json, &buf->v[i]) < 0)
+                return TT_ENOMEM;
+        }
+    }
+    return 0;
+}
+
+/* ---- the subcommand ---------------------------------------------------- */
+
+int cli_replay_main(int argc, char **argv)
+{
+    replay_opts o;
+    int status = parse_options(argc, argv, &o);
+    if (status >= 0)
+        return status;
+
+    char err[TT_ERRBUF_SIZE] = "";
+    tt_pcapfile *f = NULL;
+    int rc = tt_pcapfile_open(&f, o.file, o.bpf, err);
+    if (rc < 0) {
+        fprintf(stderr, "tunneltap: replay: %s\n", err);
+        return rc == TT_ENOMEM ? EXIT_RUNTIME : EXIT_INPUT;
+    }
+
+    FILE *conn = NULL, *json = NULL;
+    tt_analyzer *a = NULL;
+    cli_summary sum;
+    cli_connbuf buf = {0};
+    cli_summary_init(&sum);
+    replay_sink sink = {&sum, (o.conn_log || o.json) ? &buf : NULL, false};
+    char stopped[TT_ERRBUF_SIZE] = "";
+    time_t opened = time(NULL);
+    status = EXIT_ANALYSED;
+
+    if (o.conn_log && !(conn = open_output(o.conn_log))) {
+        fprintf(stderr, "tunneltap: replay: cannot write '%s': %s\n", o.conn_log, strerror(errno));
+        status = EXIT_INPUT;
+        goto out;
+    }
+    if (o.json && !(json = open_output(o.json))) {
+        fprintf(stderr, "tunneltap: replay: cannot write '%s': %s\n", o.json, strerror(errno));
+        status = EXIT_INPUT;
+        goto out;
+    }
+
+    tt_analyzer_config cfg;
+    tt_analyzer_config_init(&cfg);
+    cfg.verify_checksums = o.verify_checksums;
+    cfg.enable_dpi = !o.no_dpi;
+    if (o.max_flows) {
+        cfg.max_flows = o.max_flows;
+        if (cfg.max_dpi_flows > cfg.max_flows)
+            cfg.max_dpi_flows = cfg.max_flows;
+    }
+    if (o.udp_ms)
+        cfg.udp_reply_deadline_ms = cfg.dns_reply_deadline_ms = o.udp_ms;
+    if (o.syn_ms)
+        cfg.tcp_attempt_deadline_ms = o.syn_ms;
+    cfg.on_conn = on_conn;
+    cfg.conn_ctx = &sink;
+    cfg.log = on_log;
+    err[0] = '\0';
+    rc = tt_analyzer_open(&a, &cfg, err);
+    if (rc < 0) {
+        fprintf(stderr, "tunneltap: replay: cannot start the analyzer: %s\n",
+                err[0] ? err : tt_strerror(rc));
+        status = rc == TT_EINVAL ? EXIT_INPUT : EXIT_RUNTIME;
+        goto out;
+    }
+
+    int linktype = tt_pcapfile_linktype(f);
+    progress pg;
+    progress_start(&pg, &o, f);
+    tt_pcapfile_pkt pkt;
+    uint64_t fed = 0;
+    while ((rc = tt_pcapfile_next(f, &pkt, err)) == 1) {
+        rc = tt_analyzer_packet(a, linktype, pkt.ts_us, pkt.data, pkt.caplen, pkt.len);
+        if (rc < 0) {
+            snprintf(stopped, sizeof stopped, "%s: packet %" PRIu64 ": %s", tt_pcapfile_name(f),
+                     pkt.number, tt_strerror(rc));
+            break;
+        }
+        fed++;
+        if (pg.on && (fed & 1023) == 0)
+            progress_tick(&pg, f, fed);
+    }
+    progress_end(&pg);
+    if (rc < 0 && !stopped[0])
+        snprintf(stopped, sizeof stopped, "%s", err);
+
+    tt_analyzer_finish(a);
+    tt_analyzer_stats st;
+    tt_analyzer_get_stats(a, &st);
+
+    if (sink.oom) {
+        fprintf(stderr,
+                "tunneltap: replay: out of memory keeping %zu connection records for "
+                "the logs\n",
+                buf.n);
+        status = EXIT_RUNTIME;
+        goto out;
+    }
+    cli_connbuf_sort(&buf);
+    if (write_logs(&buf, conn, json, opened) < 0) {
+        fprintf(stderr, "tunneltap: replay: out of memory writing JSON\n");
+        status = EXIT_RUNTIME;
+    }
+    int e;
+    if ((e = close_output(conn)) != 0) {
+        fprintf(stderr, "tunneltap: replay: cannot write '%s': %s\n", o.conn_log, strerror(e));
+        status = EXIT_RUNTIME;
+    }
+    if ((e = close_output(json)) != 0) {
+        fprintf(stderr, "tunneltap: replay: cannot write '%s': %s\n", o.json, strerror(e));
+        status = EXIT_RUNTIME;
+    }
+    conn = json = NULL;
+
+    if (!o.quiet) {
+        bool logs_on_stdout =
+            (o.conn_log && strcmp(o.conn_log, "-") == 0) || (o.json && strcmp(o.json, "-") == 0);
+        cli_summary_source src = {
+            .command = "tunneltap replay",
+            .name = tt_pcapfile_name(f),
+            .linktype = tt_pcapfile_linktype_name(f),
+            .records = tt_pcapfile_records(f),
+            .matched = tt_pcapfile_matched(f),
+            .bpf = o.bpf && *o.bpf ? o.bpf : NULL,
+            .stopped = stopped[0] ? stopped : NULL,
+        };
+        FILE *out = logs_on_stdout ? stderr : stdout;
+        cli_summary_print(&sum, &src, &st, out);
+        fflush(out);
+    }
+    if (stopped[0]) {
+        fprintf(stderr,
+                "tunneltap: replay: %s\ntunneltap: replay: the results cover the %" PRIu64
+                " packet%s read before that point\n",
+                stopped, tt_pcapfile_records(f), tt_pcapfile_records(f) == 1 ? "" : "s");
+        status = EXIT_INPUT;
+    }
+
+out:
+    if (conn && conn != stdout)
+        fclose(conn);
+    if (json && json != stdout)
+        fclose(json);
+    if (a)
+        tt_analyzer_close(a);
+    tt_pcapfile_close(f);
+    cli_connbuf_free(&buf);
+    cli_summary_free(&sum);
+    return status;
+}

@@ -1,0 +1,548 @@
+/* summary.c - counts conn records and says in a few lines whether the network worked. */
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+#define TOP_DESTINATIONS 10
+
+static int proto_class(uint8_t proto)
+{
+    switch (proto) {
+    case 6:
+        return CLI_P_TCP;
+    case 17:
+        return CLI_P_UDP;
+    case 1:
+    case 58:
+        return CLI_P_ICMP;
+    default:
+        return CLI_P_OTHER;
+    }
+}
+
+static const char *const class_names[CLI_P_COUNT] = {"TCP", "UDP", "ICMP", "other"};
+
+void cli_summary_init(cli_summary *s)
+{
+    memset(s, 0, sizeof *s);
+}
+
+void cli_summary_free(cli_summary *s)
+{
+    free(s->dest);
+    cli_strtab_free(&s->strings);
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- destination groups ------------------------------------------------ */
+
+static uint64_t dest_hash(const cli_dest *k)
+{
+    uint64_t h = 1469598103934665603u; /* FNV-1a over the key fields */
+    const uint8_t *a = k->addr;
+    for (size_t i = 0; i < 16; i++)
+        h = (h ^ a[i]) * 1099511628211u;
+    h = (h ^ k->ip_version) * 1099511628211u;
+    h = (h ^ k->proto) * 1099511628211u;
+    h = (h ^ k->port) * 1099511628211u;
+    /* service is interned: its pointer identifies it */
+    h = (h ^ (uint64_t)(uintptr_t)k->service) * 1099511628211u;
+    return h;
+}
+
+static bool dest_same(const cli_dest *a, const cli_dest *b)
+{
+    return a->ip_version == b->ip_version && a->proto == b->proto && a->port == b->port &&
+           a->service == b->service && memcmp(a->addr, b->addr, 16) == 0;
+}
+
+static int dest_grow(cli_summary *s)
+{
+    size_t cap = s->dest_cap ? s->dest_cap * 2 : 256;
+    cli_dest *d = calloc(cap, sizeof *d);
+    if (!d)
+        return TT_ENOMEM;
+    for (size_t i = 0; i < s->dest_cap; i++) {
+        if (!s->dest[i].flows)
+            continue;
+        size_t j = (size_t)dest_hash(&s->dest[i]) & (cap - 1);
+        while (d[j].flows)
+            j = (j + 1) & (cap - 1);
+        d[j] = s->dest[i];
+    }
+    free(s->dest);
+    s->dest = d;
+    s->dest_cap = cap;
+    return 0;
+}
+
+/* The group for key, inserted (with key's counts) when new; NULL when out of memory. */
+static cli_dest *dest_find(cli_summary *s, const cli_dest *key, bool *fresh)
+{
+    *fresh = false;
+    if ((s->dest_used + 1) * 2 > s->dest_cap && dest_grow(s) < 0)
+        return NULL;
+    size_t j = (size_t)dest_hash(key) & (s->dest_cap - 1);
+    for (; s->dest[j].flows; j = (j + 1) & (s->dest_cap - 1)) {
+        if (dest_same(&s->dest[j], key))
+            return &s->dest[j];
+    }
+    s->dest[j] = *key;
+    s->dest_used++;
+    *fresh = true;
+    return &s->dest[j];
+}
+
+void cli_summary_add(cli_summary *s, const tt_conn *c)
+{
+    int pc = proto_class(c->proto);
+    unsigned v = (unsigned)c->verdict < TT_VERDICT_COUNT ? (unsigned)c->verdict : TT_VERDICT_OTHER;
+    bool fail = tt_verdict_is_failure((tt_verdict)v);
+    bool unsure = fail && c->certainty == TT_UNCERTAIN;
+
+    s->flows++;
+    s->by_proto[pc]++;
+    s->count[pc][v]++;
+    s->late_replies += c->late_replies;
+    if (unsure) {
+        s->uncertain[pc][v]++;
+        s->uncertain_total++;
+        for (unsigned b = 0; b < 8; b++) {
+            if (c->uncertain_why & (1u << b))
+                s->unc_why[b]++;
+        }
+    } else if (fail) {
+        s->failed++;
+    }
+
+    cli_dest key = {.ip_version = c->ip_version, .proto = c->proto, .flows = 1};
+    memcpy(key.addr, c->resp_h, c->ip_version == 6 ? 16 : 4);
+    key.port = pc == CLI_P_ICMP ? c->orig_p : c->resp_p;
+    key.service = cli_strtab_intern(&s->strings, c->service);
+    if (c->service && !key.service) {
+        s->oom = true;
+        return;
+    }
+    bool fresh;
+    cli_dest *d = dest_find(s, &key, &fresh);
+    if (!d) {
+        s->oom = true;
+        return;
+    }
+    if (!fresh)
+        d->flows++; /* a new group starts with this record counted (key.flows = 1) */
+    if (unsure)
+        d->uncertain++;
+    else if (fail) {
+        d->failed++;
+        d->by_verdict[v]++;
+    }
+}
+
+/* ---- judgement --------------------------------------------------------- */
+
+typedef struct textbuf {
+    char *p;
+    size_t len, used;
+} textbuf;
+
+__attribute__((format(printf, 2, 3))) static void tb_add(textbuf *t, const char *fmt, ...)
+{
+    if (t->used >= t->len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->p + t->used, t->len - t->used, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        t->used += (size_t)n < t->len - t->used ? (size_t)n : t->len - t->used - 1;
+}
+
+/* Certain failures of one verdict in one protocol class. */
+static uint64_t certain(const cli_summary *s, int pc, tt_verdict v)
+{
+    return s->count[pc][v] - s->uncertain[pc][v];
+}
+
+/* "capture end 3, capture loss 1" */
+static void add_reasons(textbuf *t, const cli_summary *s)
+{
+    bool first = true;
+    for (unsigned b = 0; b < 8; b++) {
+        const char *name = cli_uncertain_name(1u << b);
+        if (!s->unc_why[b] || !name)
+            continue;
+        tb_add(t, "%s", first ? "" : ", ");
+        for (const char *p = name; *p; p++)
+            tb_add(t, "%c", *p == '_' ? ' ' : *p);
+        tb_add(t, " %" PRIu64, s->unc_why[b]);
+        first = false;
+    }
+}
+
+cli_judgement cli_summary_judge(const cli_summary *s, char *buf, size_t len)
+{
+    textbuf t = {buf, len, 0};
+    if (len)
+        buf[0] = '\0';
+    if (s->flows == 0) {
+        tb_add(&t, "nothing to judge — no flows");
+        return CLI_JUDGE_EMPTY;
+    }
+    if (s->failed == 0 && s->uncertain_total == 0) {
+        tb_add(&t, "OK — no failed handshakes or unanswered UDP");
+        return CLI_JUDGE_OK;
+    }
+    if (s->failed == 0) {
+        tb_add(&t, "inconclusive — %" PRIu64 " %s (", s->uncertain_total,
+               s->uncertain_total == 1 ? "failure may be a capture artifact"
+                                       : "failures may be capture artifacts");
+        add_reasons(&t, s);
+        tb_add(&t, "); none is certain");
+        return CLI_JUDGE_INCONCLUSIVE;
+    }
+
+    /* One clause per kind of certain failure, in the order an engineer
+     * checks them: handshakes, refusals, unanswered datagrams, ICMP errors. */
+    char clause[8][160];
+    size_t n = 0;
+    uint64_t tcp = s->by_proto[CLI_P_TCP];
+    uint64_t hs = certain(s, CLI_P_TCP, TT_VERDICT_SYN_UNANSWERED) +
+                  certain(s, CLI_P_TCP, TT_VERDICT_SYNACK_UNACKED);
+    if (hs)
+        snprintf(clause[n++], sizeof clause[0],
+                 "%" PRIu64 " of %" PRIu64 " TCP handshakes never completed", hs, tcp);
+    uint64_t rej = certain(s, CLI_P_TCP, TT_VERDICT_SYN_REJECTED);
+    if (rej)
+        snprintf(clause[n++], sizeof clause[0],
+                 "%" PRIu64 " of %" PRIu64 " TCP connections were refused", rej, tcp);
+    for (int pc = CLI_P_UDP; pc < CLI_P_COUNT; pc++) {
+        uint64_t un = certain(s, pc, TT_VERDICT_UNANSWERED);
+        if (un)
+            snprintf(clause[n++], sizeof clause[0],
+                     "%" PRIu64 " of %" PRIu64 " %s flows got no reply", un, s->by_proto[pc],
+                     class_names[pc]);
+    }
+    uint64_t unreach = 0, malformed = 0, other = 0;
+    for (int pc = 0; pc < CLI_P_COUNT; pc++) {
+        unreach += certain(s, pc, TT_VERDICT_ICMP_UNREACHABLE);
+        malformed += certain(s, pc, TT_VERDICT_MALFORMED);
+        for (unsigned v = 0; v < TT_VERDICT_COUNT; v++) {
+            if (!tt_verdict_is_failure((tt_verdict)v) || v == TT_VERDICT_ICMP_UNREACHABLE ||
+                v == TT_VERDICT_MALFORMED)
+                continue;
+            bool told = (pc == CLI_P_TCP &&
+                         (v == TT_VERDICT_SYN_UNANSWERED || v == TT_VERDICT_SYNACK_UNACKED ||
+                          v == TT_VERDICT_SYN_REJECTED)) ||
+                        (pc != CLI_P_TCP && v == TT_VERDICT_UNANSWERED);
+            if (!told)
+                other += certain(s, pc, (tt_verdict)v);
+        }
+    }
+    if (unreach)
+        snprintf(clause[n++], sizeof clause[0], "%" PRIu64 " flow%s got ICMP unreachable", unreach,
+                 unreach == 1 ? "" : "s");
+    if (malformed)
+        snprintf(clause[n++], sizeof clause[0], "%" PRIu64 " flow%s carried malformed packets",
+                 malformed, malformed == 1 ? "" : "s");
+    if (other)
+        snprintf(clause[n++], sizeof clause[0], "%" PRIu64 " other flow%s failed", other,
+                 other == 1 ? "" : "s");
+
+    tb_add(&t, "BROKEN — ");
+    for (size_t i = 0; i < n; i++)
+        tb_add(&t, "%s%s", i == 0 ? "" : i + 1 == n ? " and " : ", ", clause[i]);
+    tb_add(&t, ".");
+    if (s->uncertain_total)
+        tb_add(&t, " %" PRIu64 " more may be capture artifacts.", s->uncertain_total);
+    return CLI_JUDGE_BROKEN;
+}
+
+/* ---- printing ---------------------------------------------------------- */
+
+static void print_duration(FILE *out, uint64_t us)
+{
+    uint64_t s = us / 1000000u;
+    if (s < 60)
+        fprintf(out, "%" PRIu64 ".%" PRIu64 " s", s, (us % 1000000u) / 100000u);
+    else if (s < 3600)
+        fprintf(out, "%" PRIu64 " min %" PRIu64 " s", s / 60, s % 60);
+    else if (s < 2 * 86400)
+        fprintf(out, "%" PRIu64 " h %" PRIu64 " min", s / 3600, (s % 3600) / 60);
+    else
+        fprintf(out, "%" PRIu64 " days", s / 86400);
+}
+
+static void print_span(FILE *out, uint64_t first_us, uint64_t last_us)
+{
+    time_t a = (time_t)(first_us / 1000000u), b = (time_t)(last_us / 1000000u);
+    struct tm ta, tb;
+    char sa[32], sb[32];
+    if (!gmtime_r(&a, &ta) || !gmtime_r(&b, &tb))
+        return;
+    strftime(sa, sizeof sa, "%Y-%m-%d %H:%M:%S", &ta);
+    bool same_day = ta.tm_year == tb.tm_year && ta.tm_yday == tb.tm_yday;
+    strftime(sb, sizeof sb, same_day ? "%H:%M:%S" : "%Y-%m-%d %H:%M:%S", &tb);
+    fprintf(out, ", %s → %s UTC", sa, sb);
+}
+
+/* "TCP   established 12  closed 10  syn_unanswered 16 (2 uncertain)" */
+static void print_class(FILE *out, const cli_summary *s, int pc)
+{
+    /* Failures a reader expects to see for this protocol, even at 0. */
+    static const tt_verdict always[CLI_P_COUNT][3] = {
+        [CLI_P_TCP] = {TT_VERDICT_SYN_UNANSWERED, TT_VERDICT_SYN_REJECTED,
+                       TT_VERDICT_SYNACK_UNACKED},
+        [CLI_P_UDP] = {TT_VERDICT_UNANSWERED, TT_VERDICT_ICMP_UNREACHABLE, TT_VERDICT_UNANSWERED},
+        [CLI_P_ICMP] = {TT_VERDICT_UNANSWERED, TT_VERDICT_UNANSWERED, TT_VERDICT_UNANSWERED},
+        [CLI_P_OTHER] = {TT_VERDICT_UNANSWERED, TT_VERDICT_UNANSWERED, TT_VERDICT_UNANSWERED},
+    };
+    if (!s->by_proto[pc])
+        return;
+    fprintf(out, "  %-5s", class_names[pc]);
+    const char *sep = " ";
+    for (unsigned v = 0; v < TT_VERDICT_COUNT; v++) {
+        bool show = s->count[pc][v] != 0;
+        for (size_t i = 0; i < 3 && !show && pc != CLI_P_OTHER; i++)
+            show = always[pc][i] == (tt_verdict)v;
+        if (!show)
+            continue;
+        fprintf(out, "%s%s %" PRIu64, sep, tt_verdict_name((tt_verdict)v), s->count[pc][v]);
+        if (s->uncertain[pc][v])
+            fprintf(out, " (%" PRIu64 " uncertain)", s->uncertain[pc][v]);
+        sep = "  ";
+    }
+    fputc('\n', out);
+}
+
+/* A line of the failing-destinations list: one group, or all the failing
+ * ports of one host and protocol rolled into one (a scan, a dead server). */
+typedef struct dest_row {
+    cli_dest d;
+    size_t ports; /* 0: a single group; else the failing ports rolled up */
+} dest_row;
+
+/* Above this many failing ports on one host and protocol, they share a line. */
+#define ROLLUP_PORTS 5
+
+static int same_host(const cli_dest *a, const cli_dest *b)
+{
+    if (a->ip_version != b->ip_version)
+        return a->ip_version < b->ip_version ? -1 : 1;
+    int c = memcmp(a->addr, b->addr, 16);
+    if (c)
+        return c;
+    return a->proto == b->proto ? 0 : a->proto < b->proto ? -1 : 1;
+}
+
+static int by_host(const void *pa, const void *pb)
+{
+    const dest_row *a = pa, *b = pb;
+    int c = same_host(&a->d, &b->d);
+    return c ? c : a->d.port == b->d.port ? 0 : a->d.port < b->d.port ? -1 : 1;
+}
+
+static int dest_rank(const void *pa, const void *pb)
+{
+    const dest_row *ra = pa, *rb = pb;
+    const cli_dest *a = &ra->d, *b = &rb->d;
+    if (a->failed != b->failed)
+        return a->failed > b->failed ? -1 : 1;
+    if (a->flows != b->flows)
+        return a->flows > b->flows ? -1 : 1;
+    int c = same_host(a, b);
+    if (c)
+        return c;
+    if (a->port != b->port)
+        return a->port < b->port ? -1 : 1;
+    return strcmp(a->service ? a->service : "", b->service ? b->service : "");
+}
+
+/* Rolls runs of more than ROLLUP_PORTS rows of one host and protocol (rows
+ * sorted by host, then port) into one row counting every flow to that host and
+ * protocol. Returns the new row count. */
+static size_t rollup(const cli_summary *s, dest_row *rows, size_t n)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i + 1;
+        while (j < n && same_host(&rows[i].d, &rows[j].d) == 0)
+            j++;
+        if (j - i <= ROLLUP_PORTS) {
+            while (i < j)
+                rows[out++] = rows[i++];
+            continue;
+        }
+        dest_row r = {.d = rows[i].d, .ports = 1};
+        for (size_t k = i + 1; k < j; k++)
+            r.ports += rows[k].d.port != rows[k - 1].d.port; /* one port, several services */
+        r.d.port = 0;
+        r.d.service = NULL;
+        r.d.flows = r.d.failed = r.d.uncertain = 0;
+        memset(r.d.by_verdict, 0, sizeof r.d.by_verdict);
+        for (size_t k = 0; k < s->dest_cap; k++) {
+            const cli_dest *d = &s->dest[k];
+            if (!d->flows || same_host(d, &r.d) != 0)
+                continue;
+            r.d.flows += d->flows;
+            r.d.failed += d->failed;
+            r.d.uncertain += d->uncertain;
+            for (unsigned v = 0; v < TT_VERDICT_COUNT; v++)
+                r.d.by_verdict[v] += d->by_verdict[v];
+        }
+        rows[out++] = r;
+        i = j;
+    }
+    return out;
+}
+
+static void print_destinations(FILE *out, const cli_summary *s)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->dest_cap; i++)
+        n += s->dest[i].flows && s->dest[i].failed;
+    if (!n)
+        return;
+    dest_row *rows = malloc(n * sizeof *rows);
+    if (!rows) {
+        fprintf(out, "failing destinations: %zu (out of memory listing them)\n", n);
+        return;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < s->dest_cap; i++) {
+        if (s->dest[i].flows && s->dest[i].failed)
+            rows[k++] = (dest_row){.d = s->dest[i]};
+    }
+    qsort(rows, n, sizeof *rows, by_host);
+    n = rollup(s, rows, n);
+    qsort(rows, n, sizeof *rows, dest_rank);
+    size_t shown = n < TOP_DESTINATIONS ? n : TOP_DESTINATIONS;
+
+    char addr[TOP_DESTINATIONS][INET6_ADDRSTRLEN], where[TOP_DESTINATIONS][32];
+    char what[TOP_DESTINATIONS][48];
+    int wa = 0, ww = 0, ws = 0;
+    for (size_t i = 0; i < shown; i++) {
+        const cli_dest *d = &rows[i].d;
+        if (!inet_ntop(d->ip_version == 6 ? AF_INET6 : AF_INET, d->addr, addr[i], sizeof addr[i]))
+            strcpy(addr[i], "?");
+        if (rows[i].ports) {
+            snprintf(where[i], sizeof where[i], "%s/*", cli_proto_name(d->proto));
+            snprintf(what[i], sizeof what[i], "(%zu ports)", rows[i].ports);
+        } else {
+            snprintf(where[i], sizeof where[i], "%s/%u", cli_proto_name(d->proto),
+                     (unsigned)d->port);
+            snprintf(what[i], sizeof what[i], "%s", d->service ? d->service : "-");
+        }
+        int la = (int)strlen(addr[i]), lw = (int)strlen(where[i]), ls = (int)strlen(what[i]);
+        wa = la > wa ? la : wa;
+        ww = lw > ww ? lw : ww;
+        ws = ls > ws ? ls : ws;
+    }
+    fprintf(out, "failing destinations:\n");
+    for (size_t i = 0; i < shown; i++) {
+        const cli_dest *d = &rows[i].d;
+        fprintf(out, "  %-*s  %-*s %-*s ", wa, addr[i], ww, where[i], ws, what[i]);
+        const char *sep = " ";
+        for (unsigned v = 0; v < TT_VERDICT_COUNT; v++) {
+            if (!d->by_verdict[v])
+                continue;
+            fprintf(out, "%s%s %" PRIu32, sep, tt_verdict_name((tt_verdict)v), d->by_verdict[v]);
+            sep = ", ";
+        }
+        fprintf(out, " of %" PRIu64, d->flows);
+        if (d->uncertain)
+            fprintf(out, " (+%" PRIu64 " uncertain)", d->uncertain);
+        fputc('\n', out);
+    }
+    if (n > shown)
+        fprintf(out, "  ... and %zu more destination%s with failures\n", n - shown,
+                n - shown == 1 ? "" : "s");
+    free(rows);
+}
+
+static void print_capture(FILE *out, const tt_analyzer_stats *st)
+{
+    fprintf(out, "capture: %" PRIu64 " packet%s lost", st->loss_reported,
+            st->loss_reported == 1 ? "" : "s");
+    if (st->ts_backwards)
+        fprintf(out, ", %" PRIu64 " timestamp%s went backwards", st->ts_backwards,
+                st->ts_backwards == 1 ? "" : "s");
+    fputs("; decoder events:", out);
+    bool any = false;
+    for (unsigned e = 0; e < TT_EV_COUNT; e++) {
+        if (!st->events[e])
+            continue;
+        fprintf(out, "%s %s %" PRIu64, any ? "," : "", tt_event_name((tt_event)e), st->events[e]);
+        any = true;
+    }
+    fputs(any ? "\n" : " none\n", out);
+}
+
+void cli_summary_print(const cli_summary *s, const cli_summary_source *src,
+                       const tt_analyzer_stats *st, FILE *out)
+{
+    fprintf(out, "%s: %s (%s, %" PRIu64 " packet%s", src->command, src->name, src->linktype,
+            src->records, src->records == 1 ? "" : "s");
+    if (src->bpf)
+        fprintf(out, ", %" PRIu64 " matching '%s'", src->matched, src->bpf);
+    if (st && st->packets) {
+        fputs(", ", out);
+        print_duration(out, st->last_us > st->first_us ? st->last_us - st->first_us : 0);
+        print_span(out, st->first_us, st->last_us);
+    }
+    fputs(")\n", out);
+    if (src->stopped)
+        fprintf(out, "incomplete: %s\n", src->stopped);
+
+    fprintf(out, "flows: %" PRIu64, s->flows);
+    if (s->flows) {
+        fputs(" (", out);
+        bool first = true;
+        for (int pc = 0; pc < CLI_P_COUNT; pc++) {
+            if (!s->by_proto[pc] && pc == CLI_P_OTHER)
+                continue;
+            fprintf(out, "%s%s %" PRIu64, first ? "" : ", ", class_names[pc], s->by_proto[pc]);
+            first = false;
+        }
+        fputc(')', out);
+    }
+    fputc('\n', out);
+    for (int pc = 0; pc < CLI_P_COUNT; pc++)
+        print_class(out, s, pc);
+
+    print_destinations(out, s);
+    if (s->uncertain_total) {
+        char why[256];
+        textbuf t = {why, sizeof why, 0};
+        why[0] = '\0';
+        add_reasons(&t, s);
+        fprintf(out, "uncertain failures (not counted as breakage): %" PRIu64 " — %s\n",
+                s->uncertain_total, why);
+    }
+    if (s->late_replies)
+        fprintf(out,
+                "late replies: %" PRIu64 " came after their flow was judged (the deadline "
+                "may be too short for this network)\n",
+                s->late_replies);
+    if (s->oom)
+        fputs("note: out of memory while grouping destinations: the list is incomplete\n", out);
+    if (st) {
+        print_capture(out, st);
+        /* Zeek warns about this too: offloaded or rewritten captures carry
+         * wrong checksums, and ignoring those packets fakes failures. */
+        uint64_t bad = st->events[TT_EV_TCP_CHECKSUM_BAD] + st->events[TT_EV_UDP_CHECKSUM_BAD];
+        if (bad && (bad * 20 >= st->ip_packets || s->failed))
+            fprintf(out,
+                    "note: %" PRIu64 " of %" PRIu64 " IP packets had bad TCP/UDP checksums and "
+                    "were ignored (checksum offload, or an edited capture?): drop --verify-checksums\n",
+                    bad, st->ip_packets);
+    }
+
+    char verdict[512];
+    cli_summary_judge(s, verdict, sizeof verdict);
+    fprintf(out, "verdict: %s\n", verdict);
+}

@@ -1,0 +1,551 @@
+/* test_output.c - conn.log, JSON lines and summary writers, from synthetic tt_conn records. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+
+#include "cli/cli.h"
+
+/* ---- helpers ----------------------------------------------------------- */
+
+static tt_conn make_conn(uint8_t proto, const char *orig, uint16_t orig_p, const char *resp,
+                         uint16_t resp_p, tt_verdict v, tt_certainty cert)
+{
+    tt_conn c;
+    memset(&c, 0, sizeof c);
+    c.ts_us = 1764280000123456u;
+    c.last_us = c.ts_us;
+    strcpy(c.uid, "CAbCdEfGhIjKlMn01");
+    c.proto = proto;
+    c.ip_version = strchr(orig, ':') ? 6 : 4;
+    int af = c.ip_version == 6 ? AF_INET6 : AF_INET;
+    cr_assert_eq(inet_pton(af, orig, c.orig_h), 1);
+    cr_assert_eq(inet_pton(af, resp, c.resp_h), 1);
+    c.orig_p = orig_p;
+    c.resp_p = resp_p;
+    c.conn_state = "S0";
+    c.verdict = v;
+    c.certainty = cert;
+    return c;
+}
+
+static tt_conn udp_conn(tt_verdict v, tt_certainty cert)
+{
+    return make_conn(17, "10.0.0.1", 40000, "10.77.2.2", 53, v, cert);
+}
+
+/* Runs the writer into a string (free() it). */
+#define CAPTURE(buf, stmt)                                                                         \
+    do {                                                                                           \
+        size_t cap_len_;                                                                           \
+        FILE *out = open_memstream(&(buf), &cap_len_);                                             \
+        cr_assert_not_null(out);                                                                   \
+        stmt;                                                                                      \
+        fclose(out);                                                                               \
+    } while (0)
+
+/* Splits one conn.log line (no trailing newline) on tabs. */
+static size_t split_tabs(char *line, char **fields, size_t max)
+{
+    size_t n = 0;
+    char *p = line;
+    for (;;) {
+        if (n < max)
+            fields[n] = p;
+        n++;
+        char *tab = strchr(p, '\t');
+        if (!tab)
+            break;
+        *tab = '\0';
+        p = tab + 1;
+    }
+    char *nl = strchr(fields[n < max ? n - 1 : max - 1], '\n');
+    if (nl)
+        *nl = '\0';
+    return n;
+}
+
+static char *connlog_line(const tt_conn *c)
+{
+    char *buf = NULL;
+    CAPTURE(buf, cli_connlog_write(out, c));
+    return buf;
+}
+
+static json_t *json_of(const tt_conn *c)
+{
+    char *line = cli_jsonlog_format(c);
+    cr_assert_not_null(line);
+    json_error_t err;
+    json_t *o = json_loads(line, 0, &err);
+    cr_assert_not_null(o, "not JSON (%s): %s", err.text, line);
+    free(line);
+    return o;
+}
+
+static void utc(void)
+{
+    setenv("TZ", "UTC", 1);
+    tzset();
+}
+
+/* ---- conn.log ---------------------------------------------------------- */
+
+Test(connlog, header_is_zeeks_text_with_two_extra_columns, .init = utc)
+{
+    char *buf = NULL;
+    CAPTURE(buf, cli_connlog_header(out, (time_t)1764280980));
+    cr_assert_str_eq(
+        buf, "#separator \\x09\n"
+             "#set_separator\t,\n"
+             "#empty_field\t(empty)\n"
+             "#unset_field\t-\n"
+             "#path\tconn\n"
+             "#open\t2025-11-27-22-03-00\n"
+             "#fields\tts\tuid\tid.orig_h\tid.orig_p\tid.resp_h\tid.resp_p\tproto\tservice\t"
+             "duration\torig_bytes\tresp_bytes\tconn_state\tlocal_orig\tlocal_resp\tmissed_bytes\t"
+             "history\torig_pkts\torig_ip_bytes\tresp_pkts\tresp_ip_bytes\ttunnel_parents\t"
+             "tt_verdict\ttt_certainty\n"
+             "#types\ttime\tstring\taddr\tport\taddr\tport\tenum\tstring\tinterval\tcount\tcount\t"
+             "string\tbool\tbool\tcount\tstring\tcount\tcount\tcount\tcount\tset[string]\tstring\t"
+             "string\n");
+    free(buf);
+}
+
+Test(connlog, footer_is_the_close_stamp, .init = utc)
+{
+    char *buf = NULL;
+    CAPTURE(buf, cli_connlog_footer(out, (time_t)1764280981));
+    cr_assert_str_eq(buf, "#close\t2025-11-27-22-03-01\n");
+    free(buf);
+}
+
+Test(connlog, fields_and_types_lines_have_23_columns)
+{
+    char *buf = NULL;
+    CAPTURE(buf, cli_connlog_header(out, 0));
+    char *fields[40];
+    for (char *line = strtok(buf, "\n"); line; line = strtok(NULL, "\n")) {
+        if (strncmp(line, "#fields\t", 8) == 0 || strncmp(line, "#types\t", 7) == 0) {
+            char copy[1024];
+            snprintf(copy, sizeof copy, "%s", line);
+            cr_assert_eq(split_tabs(copy, fields, 40), CLI_CONNLOG_FIELDS + 1, "%s", line);
+        }
+    }
+    free(buf);
+}
+
+Test(connlog, record_has_23_fields_and_zeek_number_formats)
+{
+    tt_conn c = udp_conn(TT_VERDICT_ANSWERED, TT_CERTAINTY_NONE);
+    c.has_sizes = true;
+    c.last_us = c.ts_us + 1500001;
+    c.orig_bytes = 37;
+    c.resp_bytes = 53;
+    c.service = "dns";
+    c.conn_state = "SF";
+    strcpy(c.history, "Dd");
+    c.orig_pkts = 1;
+    c.orig_ip_bytes = 65;
+    c.resp_pkts = 1;
+    c.resp_ip_bytes = 81;
+    char *line = connlog_line(&c);
+    char *f[40];
+    cr_assert_eq(split_tabs(line, f, 40), CLI_CONNLOG_FIELDS);
+    cr_assert_str_eq(f[0], "1764280000.123456");
+    cr_assert_str_eq(f[1], "CAbCdEfGhIjKlMn01");
+    cr_assert_str_eq(f[2], "10.0.0.1");
+    cr_assert_str_eq(f[3], "40000");
+    cr_assert_str_eq(f[4], "10.77.2.2");
+    cr_assert_str_eq(f[5], "53");
+    cr_assert_str_eq(f[6], "udp");
+    cr_assert_str_eq(f[7], "dns");
+    cr_assert_str_eq(f[8], "1.500001");
+    cr_assert_str_eq(f[9], "37");
+    cr_assert_str_eq(f[10], "53");
+    cr_assert_str_eq(f[11], "SF");
+    cr_assert_str_eq(f[15], "Dd");
+    cr_assert_str_eq(f[16], "1");
+    cr_assert_str_eq(f[17], "65");
+    cr_assert_str_eq(f[18], "1");
+    cr_assert_str_eq(f[19], "81");
+    cr_assert_str_eq(f[21], "answered");
+    cr_assert_str_eq(f[22], "-");
+    free(line);
+}
+
+Test(connlog, unset_fields_are_dashes)
+{
+    tt_conn c = udp_conn(TT_VERDICT_UNANSWERED, TT_CERTAIN);
+    c.ts_us = 1764280000000001u;
+    c.has_sizes = false; /* Zeek: no duration/bytes unless duration > 0 */
+    c.orig_bytes = 99;   /* must not leak out */
+    c.service = NULL;
+    c.history[0] = '\0';
+    char *line = connlog_line(&c);
+    char *f[40];
+    cr_assert_eq(split_tabs(line, f, 40), CLI_CONNLOG_FIELDS);
+    cr_assert_str_eq(f[0], "1764280000.000001");
+    cr_assert_str_eq(f[7], "-");  /* service */
+    cr_assert_str_eq(f[8], "-");  /* duration */
+    cr_assert_str_eq(f[9], "-");  /* orig_bytes */
+    cr_assert_str_eq(f[10], "-"); /* resp_bytes */
+    cr_assert_str_eq(f[12], "-"); /* local_orig */
+    cr_assert_str_eq(f[13], "-"); /* local_resp */
+    cr_assert_str_eq(f[14], "0"); /* missed_bytes is always set */
+    cr_assert_str_eq(f[15], "-"); /* history */
+    cr_assert_str_eq(f[20], "-"); /* tunnel_parents */
+    cr_assert_str_eq(f[21], "unanswered");
+    cr_assert_str_eq(f[22], "certain");
+    free(line);
+}
+
+Test(connlog, certainty_is_written_only_for_failures)
+{
+    tt_conn c = udp_conn(TT_VERDICT_UNANSWERED, TT_UNCERTAIN);
+    char *line = connlog_line(&c);
+    char *f[40];
+    split_tabs(line, f, 40);
+    cr_assert_str_eq(f[22], "uncertain");
+    free(line);
+
+    c = udp_conn(TT_VERDICT_ANSWERED, TT_CERTAIN); /* inconsistent input: still "-" */
+    line = connlog_line(&c);
+    split_tabs(line, f, 40);
+    cr_assert_str_eq(f[22], "-");
+    free(line);
+}
+
+Test(connlog, ipv6_addresses_are_compressed_and_icmpv6_is_icmp)
+{
+    tt_conn c = make_conn(58, "2001:db8:0:0:0:0:0:1", 128, "fe80:0:0:0:0:0:0:a", 129,
+                          TT_VERDICT_ANSWERED, TT_CERTAINTY_NONE);
+    char *line = connlog_line(&c);
+    char *f[40];
+    cr_assert_eq(split_tabs(line, f, 40), CLI_CONNLOG_FIELDS);
+    cr_assert_str_eq(f[2], "2001:db8::1");
+    cr_assert_str_eq(f[4], "fe80::a");
+    cr_assert_str_eq(f[6], "icmp");
+    free(line);
+}
+
+Test(connlog, odd_characters_cannot_break_columns)
+{
+    tt_conn c = udp_conn(TT_VERDICT_ANSWERED, TT_CERTAINTY_NONE);
+    c.service = "a\tb\\c\n\xc3\xa9";
+    char *line = connlog_line(&c);
+    char *f[40];
+    cr_assert_eq(split_tabs(line, f, 40), CLI_CONNLOG_FIELDS);
+    cr_assert_str_eq(f[7], "a\\x09b\\x5cc\\x0a\\xc3\\xa9");
+    free(line);
+
+    c.service = "-"; /* would read as unset */
+    line = connlog_line(&c);
+    split_tabs(line, f, 40);
+    cr_assert_str_eq(f[7], "\\x2d");
+    free(line);
+
+    c.service = "";
+    line = connlog_line(&c);
+    split_tabs(line, f, 40);
+    cr_assert_str_eq(f[7], "(empty)");
+    free(line);
+}
+
+Test(connlog, other_ip_protocols_are_unknown_transport)
+{
+    tt_conn c = make_conn(47, "10.0.0.1", 0, "10.0.0.2", 0, TT_VERDICT_OTHER, TT_CERTAINTY_NONE);
+    char *line = connlog_line(&c);
+    char *f[40];
+    split_tabs(line, f, 40);
+    cr_assert_str_eq(f[6], "unknown_transport");
+    free(line);
+}
+
+/* ---- record buffer ----------------------------------------------------- */
+
+Test(connbuf, sorts_by_ts_then_uid_and_owns_its_strings)
+{
+    cli_connbuf b = {0};
+    char service[8] = "dns";
+    tt_conn c = udp_conn(TT_VERDICT_ANSWERED, TT_CERTAINTY_NONE);
+    c.service = service;
+    c.ts_us = 30;
+    strcpy(c.uid, "Cb");
+    cr_assert_eq(cli_connbuf_add(&b, &c), 0);
+    c.ts_us = 10;
+    strcpy(c.uid, "Cz");
+    cr_assert_eq(cli_connbuf_add(&b, &c), 0);
+    c.ts_us = 30;
+    strcpy(c.uid, "Ca");
+    cr_assert_eq(cli_connbuf_add(&b, &c), 0);
+    strcpy(service, "xxx"); /* the analyzer's buffer changes after the callback */
+    cli_connbuf_sort(&b);
+    cr_assert_eq(b.n, 3);
+    cr_assert_str_eq(b.v[0].uid, "Cz");
+    cr_assert_str_eq(b.v[1].uid, "Ca");
+    cr_assert_str_eq(b.v[2].uid, "Cb");
+    cr_assert_str_eq(b.v[0].service, "dns");
+    cr_assert_eq(b.v[0].service, b.v[2].service, "one copy per distinct string");
+    cli_connbuf_free(&b);
+}
+
+/* ---- JSON -------------------------------------------------------------- */
+
+Test(jsonlog, keys_are_zeeks_dotted_names_and_unset_ones_are_omitted)
+{
+    tt_conn c = udp_conn(TT_VERDICT_ANSWERED, TT_CERTAINTY_NONE);
+    json_t *o = json_of(&c);
+    cr_assert(json_is_real(json_object_get(o, "ts")));
+    cr_assert_str_eq(json_string_value(json_object_get(o, "uid")), "CAbCdEfGhIjKlMn01");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "id.orig_h")), "10.0.0.1");
+    cr_assert_eq(json_integer_value(json_object_get(o, "id.orig_p")), 40000);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "id.resp_h")), "10.77.2.2");
+    cr_assert_eq(json_integer_value(json_object_get(o, "id.resp_p")), 53);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "proto")), "udp");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "conn_state")), "S0");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "tt_verdict")), "answered");
+    cr_assert(json_is_integer(json_object_get(o, "missed_bytes")));
+    const char *absent[] = {"service",    "duration",     "orig_bytes",       "resp_bytes",
+                            "local_orig", "local_resp",   "history",          "tunnel_parents",
+                            "l7",         "tt_certainty", "tt_uncertain_why", "tt_late_replies",
+                            "id"};
+    for (size_t i = 0; i < sizeof absent / sizeof absent[0]; i++)
+        cr_assert_null(json_object_get(o, absent[i]), "%s should be omitted", absent[i]);
+    json_decref(o);
+}
+
+Test(jsonlog, ts_and_duration_keep_six_decimals_without_float_noise)
+{
+    tt_conn c = udp_conn(TT_VERDICT_ANSWERED, TT_CERTAINTY_NONE);
+    c.has_sizes = true;
+    c.last_us = c.ts_us + 300000; /* 0.3 s: %.17g would print 0.29999999999999999 */
+    char *line = cli_jsonlog_format(&c);
+    cr_assert(strncmp(line, "{\"ts\":1764280000.123456,\"uid\":", 30) == 0, "%s", line);
+    cr_assert_not_null(strstr(line, ",\"duration\":0.300000,"), "%s", line);
+    json_t *o = json_loads(line, 0, NULL);
+    cr_assert_not_null(o);
+    cr_assert_float_eq(json_real_value(json_object_get(o, "ts")), 1764280000.123456, 1e-7);
+    cr_assert_eq(json_integer_value(json_object_get(o, "orig_bytes")), 0);
+    json_decref(o);
+    free(line);
+}
+
+Test(jsonlog, failures_carry_certainty_and_reasons)
+{
+    tt_conn c = udp_conn(TT_VERDICT_UNANSWERED, TT_UNCERTAIN);
+    c.uncertain_why = TT_UNC_CAPTURE_LOSS | TT_UNC_CAPTURE_END;
+    c.late_replies = 2;
+    c.l7 = "DNS.Google";
+    json_t *o = json_of(&c);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "tt_certainty")), "uncertain");
+    json_t *why = json_object_get(o, "tt_uncertain_why");
+    cr_assert(json_is_array(why));
+    cr_assert_eq(json_array_size(why), 2);
+    cr_assert_str_eq(json_string_value(json_array_get(why, 0)), "capture_loss");
+    cr_assert_str_eq(json_string_value(json_array_get(why, 1)), "capture_end");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "l7")), "DNS.Google");
+    cr_assert_eq(json_integer_value(json_object_get(o, "tt_late_replies")), 2);
+    json_decref(o);
+
+    c = udp_conn(TT_VERDICT_UNANSWERED, TT_CERTAIN);
+    o = json_of(&c);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "tt_certainty")), "certain");
+    cr_assert_null(json_object_get(o, "tt_uncertain_why"));
+    json_decref(o);
+}
+
+Test(jsonlog, odd_characters_are_escaped_by_jansson)
+{
+    tt_conn c = udp_conn(TT_VERDICT_ANSWERED, TT_CERTAINTY_NONE);
+    c.service = "we\"ird\\na\tme";
+    c.has_sizes = true;
+    strcpy(c.history, "Dd");
+    json_t *o = json_of(&c);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "service")), "we\"ird\\na\tme");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "history")), "Dd");
+    json_decref(o);
+
+    c.service = "caf\xe9"; /* Latin-1, not UTF-8: kept, with the byte replaced */
+    o = json_of(&c);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "service")), "caf?");
+    json_decref(o);
+}
+
+Test(jsonlog, ipv6_addresses_are_compressed)
+{
+    tt_conn c = make_conn(6, "2001:db8:0:0:1:0:0:1", 51000, "2606:4700:4700:0:0:0:0:1111", 443,
+                          TT_VERDICT_SYN_UNANSWERED, TT_CERTAIN);
+    json_t *o = json_of(&c);
+    cr_assert_str_eq(json_string_value(json_object_get(o, "id.orig_h")), "2001:db8::1:0:0:1");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "id.resp_h")), "2606:4700:4700::1111");
+    cr_assert_str_eq(json_string_value(json_object_get(o, "proto")), "tcp");
+    json_decref(o);
+}
+
+/* ---- summary ----------------------------------------------------------- */
+
+static char *summary_text(const cli_summary *s)
+{
+    cli_summary_source src = {.command = "tunneltap replay",
+                              .name = "x.pcap",
+                              .linktype = "RAW",
+                              .records = 10,
+                              .matched = 10};
+    tt_analyzer_stats st;
+    memset(&st, 0, sizeof st);
+    st.events[TT_EV_IPV4_FRAG_LATER] = 2;
+    char *buf = NULL;
+    CAPTURE(buf, cli_summary_print(s, &src, &st, out));
+    return buf;
+}
+
+Test(summary, no_failures_is_ok)
+{
+    cli_summary s;
+    cli_summary_init(&s);
+    tt_conn c = udp_conn(TT_VERDICT_ANSWERED, TT_CERTAINTY_NONE);
+    cli_summary_add(&s, &c);
+    c = make_conn(6, "10.0.0.1", 40001, "10.0.0.2", 443, TT_VERDICT_CLOSED, TT_CERTAINTY_NONE);
+    cli_summary_add(&s, &c);
+    char line[256];
+    cr_assert_eq(cli_summary_judge(&s, line, sizeof line), CLI_JUDGE_OK);
+    cr_assert_str_eq(line, "OK — no failed handshakes or unanswered UDP");
+    char *text = summary_text(&s);
+    cr_assert_not_null(strstr(text, "verdict: OK — no failed handshakes or unanswered UDP\n"), "%s",
+                       text);
+    cr_assert_null(strstr(text, "failing destinations"), "%s", text);
+    free(text);
+    cli_summary_free(&s);
+}
+
+Test(summary, certain_failures_are_broken_and_uncertain_ones_stay_apart)
+{
+    cli_summary s;
+    cli_summary_init(&s);
+    tt_conn c;
+    for (int i = 0; i < 35; i++) {
+        c = udp_conn(i < 17 ? TT_VERDICT_UNANSWERED : TT_VERDICT_ANSWERED,
+                     i < 17 ? TT_CERTAIN : TT_CERTAINTY_NONE);
+        c.service = "dns";
+        cli_summary_add(&s, &c);
+    }
+    c = udp_conn(TT_VERDICT_UNANSWERED, TT_UNCERTAIN);
+    c.service = "dns";
+    c.uncertain_why = TT_UNC_CAPTURE_END;
+    cli_summary_add(&s, &c);
+    for (int i = 0; i < 4; i++) {
+        c = make_conn(6, "10.0.0.1", (uint16_t)(40000 + i), "10.77.2.2", 80,
+                      i < 3 ? TT_VERDICT_SYN_UNANSWERED : TT_VERDICT_ESTABLISHED,
+                      i < 3 ? TT_CERTAIN : TT_CERTAINTY_NONE);
+        cli_summary_add(&s, &c);
+    }
+    char line[512];
+    cr_assert_eq(cli_summary_judge(&s, line, sizeof line), CLI_JUDGE_BROKEN);
+    cr_assert_str_eq(line, "BROKEN — 3 of 4 TCP handshakes never completed and 17 of 36 UDP "
+                           "flows got no reply. 1 more may be capture artifacts.");
+    char *text = summary_text(&s);
+    cr_assert_not_null(strstr(text, "flows: 40 (TCP 4, UDP 36, ICMP 0)\n"), "%s", text);
+    cr_assert_not_null(strstr(text, "unanswered 18 (1 uncertain)"), "%s", text);
+    cr_assert_not_null(strstr(text, "failing destinations:\n"
+                                    "  10.77.2.2  udp/53 dns  unanswered 17 of 36 (+1 uncertain)\n"
+                                    "  10.77.2.2  tcp/80 -    syn_unanswered 3 of 4\n"),
+                       "%s", text);
+    cr_assert_not_null(strstr(text, "uncertain failures (not counted as breakage): 1 — capture "
+                                    "end 1\n"),
+                       "%s", text);
+    cr_assert_not_null(strstr(text, "decoder events: ipv4.frag_later 2\n"), "%s", text);
+    free(text);
+    cli_summary_free(&s);
+}
+
+Test(summary, only_uncertain_failures_are_inconclusive)
+{
+    cli_summary s;
+    cli_summary_init(&s);
+    tt_conn c = udp_conn(TT_VERDICT_UNANSWERED, TT_UNCERTAIN);
+    c.uncertain_why = TT_UNC_CAPTURE_END;
+    cli_summary_add(&s, &c);
+    c = make_conn(6, "10.0.0.1", 40000, "10.0.0.9", 443, TT_VERDICT_SYN_UNANSWERED, TT_UNCERTAIN);
+    c.uncertain_why = TT_UNC_CAPTURE_LOSS | TT_UNC_CAPTURE_END;
+    cli_summary_add(&s, &c);
+    char line[256];
+    cr_assert_eq(cli_summary_judge(&s, line, sizeof line), CLI_JUDGE_INCONCLUSIVE);
+    cr_assert_str_eq(line, "inconclusive — 2 failures may be capture artifacts (capture loss 1, "
+                           "capture end 2); none is certain");
+    char *text = summary_text(&s);
+    cr_assert_null(strstr(text, "failing destinations"), "uncertain is not breakage: %s", text);
+    free(text);
+    cli_summary_free(&s);
+}
+
+Test(summary, no_flows_is_nothing_to_judge)
+{
+    cli_summary s;
+    cli_summary_init(&s);
+    char line[256];
+    cr_assert_eq(cli_summary_judge(&s, line, sizeof line), CLI_JUDGE_EMPTY);
+    cli_summary_free(&s);
+}
+
+Test(summary, many_failing_ports_of_one_host_share_a_line)
+{
+    cli_summary s;
+    cli_summary_init(&s);
+    for (uint16_t port = 1; port <= 8; port++) {
+        tt_conn c = make_conn(6, "10.0.0.1", 40000, "192.0.2.7", port, TT_VERDICT_SYN_UNANSWERED,
+                              TT_CERTAIN);
+        cli_summary_add(&s, &c);
+    }
+    tt_conn ok =
+        make_conn(6, "10.0.0.1", 40000, "192.0.2.7", 22, TT_VERDICT_CLOSED, TT_CERTAINTY_NONE);
+    cli_summary_add(&s, &ok);
+    char *text = summary_text(&s);
+    cr_assert_not_null(strstr(text, "  192.0.2.7  tcp/* (8 ports)  syn_unanswered 8 of 9\n"), "%s",
+                       text);
+    free(text);
+    cli_summary_free(&s);
+}
+
+Test(summary, top_list_stops_at_ten_groups)
+{
+    cli_summary s;
+    cli_summary_init(&s);
+    char addr[32];
+    for (int h = 0; h < 13; h++) {
+        snprintf(addr, sizeof addr, "192.0.2.%d", h + 1);
+        tt_conn c = make_conn(17, "10.0.0.1", 40000, addr, 53, TT_VERDICT_UNANSWERED, TT_CERTAIN);
+        cli_summary_add(&s, &c);
+    }
+    char *text = summary_text(&s);
+    cr_assert_not_null(strstr(text, "  ... and 3 more destinations with failures\n"), "%s", text);
+    free(text);
+    cli_summary_free(&s);
+}
+
+Test(summary, many_bad_checksums_suggest_no_checksums)
+{
+    cli_summary s;
+    cli_summary_init(&s);
+    tt_conn c = udp_conn(TT_VERDICT_ANSWERED, TT_CERTAINTY_NONE);
+    cli_summary_add(&s, &c);
+    cli_summary_source src = {.command = "tunneltap replay", .name = "x.pcap", .linktype = "RAW"};
+    tt_analyzer_stats st;
+    memset(&st, 0, sizeof st);
+    st.ip_packets = 100;
+    st.events[TT_EV_UDP_CHECKSUM_BAD] = 2; /* 2 %, and nothing failed: no note */
+    char *buf = NULL;
+    CAPTURE(buf, cli_summary_print(&s, &src, &st, out));
+    cr_assert_null(strstr(buf, "--no-checksums"), "%s", buf);
+    free(buf);
+
+    st.events[TT_EV_TCP_CHECKSUM_BAD] = 8; /* 10 % */
+    CAPTURE(buf, cli_summary_print(&s, &src, &st, out));
+    cr_assert_not_null(strstr(buf, "note: 10 of 100 IP packets had bad TCP/UDP checksums"), "%s",
+                       buf);
+    free(buf);
+    cli_summary_free(&s);
+}
