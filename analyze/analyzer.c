@@ -489,17 +489,8 @@ static uint32_t create(tt_analyzer *a, const tt__pkt *p, bool flip, bool directi
     if (a->nactive > a->st.flows_peak)
         a->st.flows_peak = a->nactive;
     a->st.by_verdict[TT_VERDICT_PENDING]++;
-    if (a->dpi && (p->proto == 6 || p->proto == 17)) {
-        f->dpi_slot = tt__dpi_begin(a->dpi);
-        if (f->dpi_slot == TT__NIL) {
-            a->st.events[TT_EV_FLOW_DPI_POOL_EMPTY]++;
-            f->flags |= TT__F_DPI_DONE;
-        } else {
-            a->st.dpi_active++;
-        }
-    } else {
+    if (!a->dpi || (p->proto != 6 && p->proto != 17))
         f->flags |= TT__F_DPI_DONE;
-    }
     return idx;
 }
 
@@ -587,8 +578,19 @@ static void icmp_error_evidence(tt_analyzer *a, const tt__pkt *p, uint64_t now)
 
 static void dpi_feed(tt_analyzer *a, tt__flow *f, const tt__pkt *p)
 {
-    if (f->dpi_slot == TT__NIL)
-        return;
+    if (f->dpi_slot == TT__NIL) {
+        /* nDPI learns nothing from empty TCP segments: a flow takes nDPI
+         * state at its first payload, so SYN floods and scans cost none. */
+        if (p->proto == 6 && p->payload_len == 0)
+            return;
+        f->dpi_slot = tt__dpi_begin(a->dpi);
+        if (f->dpi_slot == TT__NIL) {
+            a->st.events[TT_EV_FLOW_DPI_POOL_EMPTY]++;
+            f->flags |= TT__F_DPI_DONE;
+            return;
+        }
+        a->st.dpi_active++;
+    }
     f->dpi_pkts++;
     bool done = tt__dpi_feed(a->dpi, f->dpi_slot, p->l3, p->l3_cap, p->ts_us / 1000, f->dpi_proto);
     unsigned budget = f->proto == 6 ? DPI_MAX_TCP_PKTS : DPI_MAX_UDP_PKTS;

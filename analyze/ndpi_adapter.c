@@ -197,6 +197,20 @@ void tt__dpi_end(tt__dpi *d, uint32_t slot, bool guess, uint16_t proto[2])
     d->free_idx[d->nfree++] = slot;
 }
 
+void tt__dpi_guess_ports(const tt__dpi *d, uint8_t proto, uint16_t sport, uint16_t dport,
+                         uint16_t out[2])
+{
+#if NDPI_MAJOR > 4 || (NDPI_MAJOR == 4 && NDPI_MINOR >= 10)
+    ndpi_protocol p = ndpi_guess_undetected_protocol(d->mod, NULL, proto);
+    (void)sport;
+    (void)dport;
+#else
+    ndpi_protocol p = ndpi_guess_undetected_protocol(d->mod, NULL, proto, 0, sport, 0, dport);
+#endif
+    out[0] = p.master_protocol;
+    out[1] = p.app_protocol;
+}
+
 const char *tt__dpi_name(const tt__dpi *d, const uint16_t proto[2], char *buf, size_t len)
 {
     if (proto[1] == NDPI_PROTOCOL_UNKNOWN && proto[0] == NDPI_PROTOCOL_UNKNOWN)

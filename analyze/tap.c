@@ -103,14 +103,24 @@ static void fail(char *errbuf, const char *msg)
         snprintf(errbuf, TT_ERRBUF_SIZE, "%s", msg);
 }
 
+/* Record tag: bits 0-15 link type, 16-23 direction, bit 31 set when the
+ * payload starts with a 4-byte wire length (a frame cut by a snaplen). */
+#define TAG_WIRELEN 0x80000000u
+
 /* Feeds one record to the analyzer. */
 static void analyse(tt_tap *t, const tt_ring_rec *r)
 {
     int link = (int)(r->tag & 0xffffu);
-    uint32_t len = r->len;
+    const uint8_t *data = (const uint8_t *)tt_ring_rec_data(r);
+    uint32_t len = r->len, wire = r->len;
+    if ((r->tag & TAG_WIRELEN) && len >= 4) {
+        memcpy(&wire, data, 4);
+        data += 4;
+        len -= 4;
+    }
     if (r->value > t->last_ts)
         t->last_ts = r->value;
-    tt_analyzer_packet(t->an, link, r->value, (const uint8_t *)tt_ring_rec_data(r), len, len);
+    tt_analyzer_packet(t->an, link, r->value, data, len, wire);
 }
 
 static void apply_markers(tt_tap *t)
@@ -312,6 +322,12 @@ static int map_link(int link)
 
 int tt_tap_submit(tt_producer *p, const void *pkt, size_t len, int link, int dir, uint64_t ts_us)
 {
+    return tt_tap_submit_capture(p, pkt, len, len, link, dir, ts_us);
+}
+
+int tt_tap_submit_capture(tt_producer *p, const void *pkt, size_t len, size_t wirelen, int link,
+                          int dir, uint64_t ts_us)
+{
     /* acquire pairs with S1: no copy enters a ring after finish/close began */
     if (atomic_load_explicit(&p->tap->closing, memory_order_acquire) ||
         atomic_load_explicit(&p->tap->finished, memory_order_acquire))
@@ -322,7 +338,19 @@ int tt_tap_submit(tt_producer *p, const void *pkt, size_t len, int link, int dir
     if (ts_us == 0)
         ts_us = now_us();
     uint32_t tag = (uint32_t)l | ((uint32_t)dir & 0xffu) << 16;
-    int rc = tt_ring_submit_sp(p->ring, pkt, len, tag, ts_us);
+    int rc;
+    if (wirelen > len && wirelen <= UINT32_MAX) {
+        void *slot;
+        rc = tt_ring_reserve_sp(p->ring, len + 4, &slot);
+        if (rc == 0) {
+            uint32_t w = (uint32_t)wirelen;
+            memcpy(slot, &w, 4);
+            memcpy((uint8_t *)slot + 4, pkt, len);
+            rc = tt_ring_commit_sp(p->ring, len + 4, tag | TAG_WIRELEN, ts_us);
+        }
+    } else {
+        rc = tt_ring_submit_sp(p->ring, pkt, len, tag, ts_us);
+    }
     if (rc == TT_EFULL || rc == TT_ETOOBIG)
         atomic_store_explicit(&p->last_drop_us, ts_us, memory_order_relaxed);
     return rc;

@@ -11,6 +11,7 @@
 
 #include "capture/pcapfile.h"
 #include "cli/cli.h"
+#include "tunneltap/tunneltap.h"
 
 /* Files below this size replay too fast for a progress bar to help. */
 #define PROGRESS_MIN_BYTES (20u * 1000u * 1000u)
@@ -354,7 +355,8 @@ int cli_replay_main(int argc, char **argv)
     }
 
     FILE *conn = NULL, *json = NULL;
-    tt_analyzer *a = NULL;
+    tt_tap *tap = NULL;
+    tt_producer *prod = NULL;
     cli_summary sum;
     cli_connbuf buf = {0};
     cli_summary_init(&sum);
@@ -374,8 +376,16 @@ int cli_replay_main(int argc, char **argv)
         goto out;
     }
 
-    tt_analyzer_config cfg;
-    tt_analyzer_config_init(&cfg);
+    /* Replay runs on the same path as the live hosts: a lossless tap whose
+     * own thread analyses while this one reads the file. */
+    tt_tap_config tcfg;
+    tt_tap_config_init(&tcfg);
+    tcfg.lossless = true;
+    tcfg.own_thread = true;
+    tcfg.live_clock = false;
+    tcfg.max_producers = 1;
+    tcfg.memory_budget = 0; /* a command-line replay is bounded by max_flows, not 16 MiB */
+    tt_analyzer_config cfg = tcfg.analyzer;
     cfg.verify_checksums = o.verify_checksums;
     cfg.enable_dpi = !o.no_dpi;
     if (o.max_flows) {
@@ -391,7 +401,10 @@ int cli_replay_main(int argc, char **argv)
     cfg.conn_ctx = &sink;
     cfg.log = on_log;
     err[0] = '\0';
-    rc = tt_analyzer_open(&a, &cfg, err);
+    tcfg.analyzer = cfg;
+    rc = tt_tap_open(&tap, &tcfg, err);
+    if (rc == 0)
+        rc = tt_tap_producer_open(tap, &prod);
     if (rc < 0) {
         fprintf(stderr, "tunneltap: replay: cannot start the analyzer: %s\n",
                 err[0] ? err : tt_strerror(rc));
@@ -405,7 +418,8 @@ int cli_replay_main(int argc, char **argv)
     tt_pcapfile_pkt pkt;
     uint64_t fed = 0;
     while ((rc = tt_pcapfile_next(f, &pkt, err)) == 1) {
-        rc = tt_analyzer_packet(a, linktype, pkt.ts_us, pkt.data, pkt.caplen, pkt.len);
+        rc = tt_tap_submit_capture(prod, pkt.data, pkt.caplen, pkt.len, linktype, TT_DIR_UNKNOWN,
+                                   pkt.ts_us ? pkt.ts_us : 1);
         if (rc < 0) {
             snprintf(stopped, sizeof stopped, "%s: packet %" PRIu64 ": %s", tt_pcapfile_name(f),
                      pkt.number, tt_strerror(rc));
@@ -419,9 +433,10 @@ int cli_replay_main(int argc, char **argv)
     if (rc < 0 && !stopped[0])
         snprintf(stopped, sizeof stopped, "%s", err);
 
-    tt_analyzer_finish(a);
-    tt_analyzer_stats st;
-    tt_analyzer_get_stats(a, &st);
+    tt_tap_finish(tap);
+    tt_tap_stats tst;
+    tt_tap_get_stats(tap, &tst);
+    tt_analyzer_stats st = tst.analyzer;
 
     if (sink.oom) {
         fprintf(stderr,
@@ -476,8 +491,7 @@ out:
         fclose(conn);
     if (json && json != stdout)
         fclose(json);
-    if (a)
-        tt_analyzer_close(a);
+    tt_tap_close(tap);
     tt_pcapfile_close(f);
     cli_connbuf_free(&buf);
     cli_summary_free(&sum);

@@ -83,6 +83,12 @@ TT_API int tt_tap_producer_open(tt_tap *tap, tt_producer **out);
 TT_API int tt_tap_submit(tt_producer *p, const void *pkt, size_t len, int link, int dir,
                          uint64_t ts_us);
 
+/* The same for a captured frame cut to caplen bytes of wirelen on the wire
+ * (a libpcap snapshot length): the analyzer knows the headers may be cut.
+ * Thread-safety: producer only. */
+TT_API int tt_tap_submit_capture(tt_producer *p, const void *pkt, size_t caplen, size_t wirelen,
+                                 int link, int dir, uint64_t ts_us);
+
 /* Analyses up to `budget` queued copies (0: all that are queued) on the
  * calling thread. Returns the number analysed, or TT_ESTATE when the tap
  * runs its own thread. Thread-safety: consumer only (one thread at a time). */
