@@ -331,7 +331,8 @@ static void judge(tt_analyzer *a, uint32_t idx, uint64_t now, bool final)
     if (a->cfg.on_judge) {
         tt_conn c;
         build_conn(a, f, &c);
-        a->cfg.on_judge(a->cfg.judge_ctx, &c, first ? TT_VERDICT_PENDING : old);
+        a->cfg.on_judge(a->cfg.judge_ctx, &c, first ? TT_VERDICT_PENDING : old,
+                        first ? TT_CERTAINTY_NONE : (tt_certainty)old_cert);
     }
 }
 

@@ -52,11 +52,18 @@ struct tt_tap {
     pthread_mutex_t stats_lock;
     tt_analyzer_stats an_stats;
     uint64_t analysed;
-    pthread_mutex_t mark_lock;
+    pthread_mutex_t mark_lock; /* marks, pending loss, alert copies */
     tt_marker marks[TT__MARK_MAX];
     unsigned nmarks;
+    unsigned marks_applied; /* consumer only: marks handed to the detector */
+    uint64_t loss_pending, loss_ts;
+    tt_alert *alerts; /* copies for tt_tap_alerts, under mark_lock */
+    unsigned nalerts;
+    tt_regress *reg;
     uint64_t last_ts;
 };
+
+#define TT__ALERT_COPIES 128
 
 static void *al_alloc(const tt_allocator *al, size_t n)
 {
@@ -89,11 +96,15 @@ void tt_tap_config_init(tt_tap_config *cfg)
     cfg->memory_budget = 16u << 20;
     cfg->own_thread = true;
     cfg->live_clock = true;
+    cfg->enable_regress = true;
+    tt_regress_config_init(&cfg->regress);
 }
 
 size_t tt_tap_memsize(const tt_tap_config *cfg)
 {
     return sizeof(tt_tap) + tt_analyzer_memsize(&cfg->analyzer) +
+           (cfg->enable_regress ? tt_regress_memsize(&cfg->regress) : 0) +
+           TT__ALERT_COPIES * sizeof(tt_alert) +
            cfg->max_producers * (tt_ring_memsize(cfg->ring_bytes) + sizeof(tt_producer));
 }
 
@@ -118,14 +129,61 @@ static void analyse(tt_tap *t, const tt_ring_rec *r)
         data += 4;
         len -= 4;
     }
-    if (r->value > t->last_ts)
+    if (r->value > t->last_ts) {
+        /* Regression checks run once per second of packet time, before the
+         * packet that moves the clock on: alerts carry the time they became
+         * true, however the copies were batched. */
+        if (t->reg && r->value / 1000000u != t->last_ts / 1000000u) {
+            tt_analyzer_advance(t->an, r->value);
+            tt_regress_evaluate(t->reg, r->value, false);
+        }
         t->last_ts = r->value;
+    }
     tt_analyzer_packet(t->an, link, r->value, data, len, wire);
 }
 
+/* Consumer side: hands new markers and reported losses to the detector
+ * and the analyzer (both single-threaded). */
 static void apply_markers(tt_tap *t)
 {
-    (void)t; /* markers are kept for outputs; regression detection consumes them */
+    uint64_t loss = 0, loss_ts = 0;
+    pthread_mutex_lock(&t->mark_lock);
+    for (; t->marks_applied < t->nmarks; t->marks_applied++)
+        if (t->reg)
+            tt_regress_mark(t->reg, t->marks[t->marks_applied].ts_us,
+                            t->marks[t->marks_applied].label);
+    loss = t->loss_pending;
+    loss_ts = t->loss_ts;
+    t->loss_pending = 0;
+    pthread_mutex_unlock(&t->mark_lock);
+    if (loss)
+        tt_analyzer_note_loss(t->an, loss_ts, loss);
+}
+
+static void on_judge(void *ctx, const tt_conn *c, tt_verdict old, tt_certainty old_cert)
+{
+    tt_tap *t = ctx;
+    if (t->reg)
+        tt_regress_judge(t->reg, c, old, old_cert);
+    if (t->cfg.analyzer.on_judge)
+        t->cfg.analyzer.on_judge(t->cfg.analyzer.judge_ctx, c, old, old_cert);
+}
+
+static void on_alert(void *ctx, const tt_alert *a)
+{
+    tt_tap *t = ctx;
+    pthread_mutex_lock(&t->mark_lock);
+    if (t->nalerts < TT__ALERT_COPIES)
+        t->alerts[t->nalerts++] = *a;
+    pthread_mutex_unlock(&t->mark_lock);
+    if (t->cfg.on_alert)
+        t->cfg.on_alert(t->cfg.alert_ctx, a);
+}
+
+static void evaluate(tt_tap *t, uint64_t now, bool final)
+{
+    if (t->reg && now)
+        tt_regress_evaluate(t->reg, now, final);
 }
 
 /* One consumer pass: peek every ring, merge by timestamp, analyse, release.
@@ -137,6 +195,7 @@ static unsigned consume_once(tt_tap *t, unsigned budget)
     /* C1: acquire pairs with P1 in tt_tap_producer_open: prod[i] is complete. */
     unsigned np = atomic_load_explicit(&t->nprod, memory_order_acquire);
     unsigned total = 0, want = budget && budget < BURST ? budget : BURST;
+    apply_markers(t);
     for (unsigned i = 0; i < np; i++) {
         n[i] = tt_ring_peek_burst_sc(t->prod[i]->ring, recs[i], want);
         pos[i] = 0;
@@ -166,6 +225,7 @@ static unsigned consume_once(tt_tap *t, unsigned budget)
         if (n[i])
             tt_ring_release_sc(t->prod[i]->ring);
     if (total) {
+        evaluate(t, t->last_ts, false);
         pthread_mutex_lock(&t->stats_lock);
         t->analysed += total;
         tt_analyzer_get_stats(t->an, &t->an_stats);
@@ -176,8 +236,11 @@ static unsigned consume_once(tt_tap *t, unsigned budget)
 
 static void idle_tick(tt_tap *t)
 {
+    apply_markers(t);
     if (t->cfg.live_clock) {
-        tt_analyzer_advance(t->an, now_us());
+        uint64_t now = now_us();
+        tt_analyzer_advance(t->an, now);
+        evaluate(t, now, false);
         pthread_mutex_lock(&t->stats_lock);
         tt_analyzer_get_stats(t->an, &t->an_stats);
         pthread_mutex_unlock(&t->stats_lock);
@@ -242,8 +305,21 @@ int tt_tap_open(tt_tap **out, const tt_tap_config *cfg, char *errbuf)
     t->al = al;
     tt_analyzer_config acfg = cfg->analyzer;
     acfg.memory_budget = 0; /* checked above for the whole tap */
-    int rc = tt_analyzer_open(&t->an, &acfg, errbuf);
+    acfg.on_judge = on_judge;
+    acfg.judge_ctx = t;
+    int rc = 0;
+    t->alerts = al_alloc(&al, TT__ALERT_COPIES * sizeof(tt_alert));
+    if (!t->alerts) {
+        fail(errbuf, "cannot allocate the alert table");
+        rc = TT_ENOMEM;
+    }
+    if (rc == 0 && cfg->enable_regress)
+        rc = tt_regress_open(&t->reg, &cfg->regress, &al, on_alert, t, errbuf);
+    if (rc == 0)
+        rc = tt_analyzer_open(&t->an, &acfg, errbuf);
     if (rc < 0) {
+        tt_regress_close(t->reg);
+        al_free(&al, t->alerts, TT__ALERT_COPIES * sizeof(tt_alert));
         al_free(&al, t, sizeof(*t));
         return rc;
     }
@@ -439,9 +515,11 @@ int tt_tap_finish(tt_tap *t)
     pthread_mutex_lock(&t->consume_lock);
     while (consume_once(t, 0) > 0) {
     }
+    apply_markers(t);
     /* S1: release pairs with the acquire in submit and the thread loop. */
     atomic_store_explicit(&t->finished, true, memory_order_release);
     tt_analyzer_finish(t->an);
+    evaluate(t, t->last_ts, true);
     pthread_mutex_lock(&t->stats_lock);
     tt_analyzer_get_stats(t->an, &t->an_stats);
     pthread_mutex_unlock(&t->stats_lock);
@@ -464,10 +542,40 @@ void tt_tap_close(tt_tap *t)
         al_free(&t->al, t->prod[i], sizeof(*t->prod[i]));
     }
     tt_analyzer_close(t->an);
+    tt_regress_close(t->reg);
+    al_free(&t->al, t->alerts, TT__ALERT_COPIES * sizeof(tt_alert));
     pthread_mutex_destroy(&t->prod_lock);
     pthread_mutex_destroy(&t->consume_lock);
     pthread_mutex_destroy(&t->stats_lock);
     pthread_mutex_destroy(&t->mark_lock);
     tt_allocator al = t->al;
     al_free(&al, t, sizeof(*t));
+}
+
+unsigned tt_tap_alerts(tt_tap *t, tt_alert *out, unsigned max)
+{
+    pthread_mutex_lock(&t->mark_lock);
+    unsigned n = t->nalerts;
+    for (unsigned i = 0; i < n && i < max; i++)
+        out[i] = t->alerts[i];
+    pthread_mutex_unlock(&t->mark_lock);
+    return n;
+}
+
+unsigned tt_tap_timeline(tt_tap *t, tt_timeline_bucket *out, unsigned max)
+{
+    if (!t->reg)
+        return 0;
+    pthread_mutex_lock(&t->consume_lock);
+    unsigned n = tt_regress_timeline(t->reg, out, max);
+    pthread_mutex_unlock(&t->consume_lock);
+    return n;
+}
+
+void tt_tap_note_loss(tt_tap *t, uint64_t ts_us, uint64_t count)
+{
+    pthread_mutex_lock(&t->mark_lock);
+    t->loss_pending += count;
+    t->loss_ts = ts_us ? ts_us : now_us();
+    pthread_mutex_unlock(&t->mark_lock);
 }

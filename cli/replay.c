@@ -10,13 +10,16 @@
 #include <unistd.h>
 
 #include "capture/pcapfile.h"
+#include "cli/alerts.h"
 #include "cli/cli.h"
 #include "tunneltap/tunneltap.h"
 
 /* Files below this size replay too fast for a progress bar to help. */
 #define PROGRESS_MIN_BYTES (20u * 1000u * 1000u)
 
-enum { EXIT_ANALYSED = 0, EXIT_RUNTIME = 1, EXIT_INPUT = 2 };
+enum { EXIT_ANALYSED = 0, EXIT_RUNTIME = 1, EXIT_INPUT = 2, EXIT_REGRESSION = 3 };
+
+#define MAX_MARKS 64
 
 typedef struct replay_opts {
     const char *file;
@@ -25,6 +28,10 @@ typedef struct replay_opts {
     int progress;            /* -1 never, 0 auto, 1 on any size */
     size_t max_flows;        /* 0: default */
     uint32_t udp_ms, syn_ms; /* 0: default */
+    cli_mark_spec marks[MAX_MARKS];
+    unsigned nmarks;
+    const char *alerts;
+    bool fail_on_regression;
 } replay_opts;
 
 /* Receives every finished connection from the analyzer. */
@@ -90,11 +97,17 @@ void cli_replay_usage(FILE *out)
           "  --quiet             no summary\n"
           "  --progress          progress bar on a terminal, whatever the file size\n"
           "  --no-progress       no progress bar (default: on a terminal, files over 20 MB)\n"
+          "  --mark WHEN=LABEL   a marker (filter upgrade) at WHEN: epoch seconds (1764244985.5),\n"
+          "                      ISO 8601 (2025-11-27T12:03:05Z) or +SECONDS from the first\n"
+          "                      packet; repeatable\n"
+          "  --alerts PATH       write regression alerts as JSON lines ('-': stdout)\n"
+          "  --fail-on-regression  exit 3 when a regression alert fired\n"
           "  -h, --help          this help\n"
           "\n"
           "exit status: 0 analysed (whatever the verdict); 1 out of memory or an output\n"
           "could not be written; 2 usage or input error, or a capture damaged mid-way\n"
-          "(everything read before the damage is still reported).\n",
+          "(everything read before the damage is still reported); 3 with\n"
+          "--fail-on-regression when a regression alert fired.\n",
           out);
 }
 
@@ -148,6 +161,9 @@ enum {
     OPT_NO_DPI,
     OPT_PROGRESS,
     OPT_NO_PROGRESS,
+    OPT_MARK,
+    OPT_ALERTS,
+    OPT_FAIL_ON_REGRESSION,
 };
 
 static const struct option long_options[] = {
@@ -162,6 +178,9 @@ static const struct option long_options[] = {
     {"quiet", no_argument, NULL, 'q'},
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"mark", required_argument, NULL, OPT_MARK},
+    {"alerts", required_argument, NULL, OPT_ALERTS},
+    {"fail-on-regression", no_argument, NULL, OPT_FAIL_ON_REGRESSION},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -214,6 +233,21 @@ static int parse_options(int argc, char **argv, replay_opts *o)
             break;
         case OPT_NO_PROGRESS:
             o->progress = -1;
+            break;
+        case OPT_MARK: {
+            char merr[256];
+            if (o->nmarks >= MAX_MARKS)
+                return usage_error("at most %d --mark options", MAX_MARKS);
+            if (cli_mark_parse(optarg, &o->marks[o->nmarks], merr) < 0)
+                return usage_error("%s", merr);
+            o->nmarks++;
+            break;
+        }
+        case OPT_ALERTS:
+            o->alerts = optarg;
+            break;
+        case OPT_FAIL_ON_REGRESSION:
+            o->fail_on_regression = true;
             break;
         case 'h':
             cli_replay_usage(stdout);
@@ -412,12 +446,24 @@ int cli_replay_main(int argc, char **argv)
         goto out;
     }
 
+    for (unsigned i = 0; i < o.nmarks; i++)
+        if (!o.marks[i].relative)
+            tt_tap_mark(tap, o.marks[i].label, o.marks[i].ts_us ? o.marks[i].ts_us : 1);
+    bool marks_placed = false;
+
     int linktype = tt_pcapfile_linktype(f);
     progress pg;
     progress_start(&pg, &o, f);
     tt_pcapfile_pkt pkt;
     uint64_t fed = 0;
     while ((rc = tt_pcapfile_next(f, &pkt, err)) == 1) {
+        if (!marks_placed) {
+            /* +SECONDS markers count from the first packet */
+            for (unsigned i = 0; i < o.nmarks; i++)
+                if (o.marks[i].relative)
+                    tt_tap_mark(tap, o.marks[i].label, pkt.ts_us + o.marks[i].ts_us);
+            marks_placed = true;
+        }
         rc = tt_tap_submit_capture(prod, pkt.data, pkt.caplen, pkt.len, linktype, TT_DIR_UNKNOWN,
                                    pkt.ts_us ? pkt.ts_us : 1);
         if (rc < 0) {
@@ -478,6 +524,51 @@ int cli_replay_main(int argc, char **argv)
         cli_summary_print(&sum, &src, &st, out);
         fflush(out);
     }
+    static tt_alert alerts[128];
+    unsigned nalerts = tt_tap_alerts(tap, alerts, 128);
+    if (nalerts > 128)
+        nalerts = 128;
+    unsigned regressions = 0;
+    for (unsigned i = 0; i < nalerts; i++)
+        regressions += !alerts[i].recovery;
+    if (!o.quiet) {
+        bool logs_on_stdout = (o.conn_log && strcmp(o.conn_log, "-") == 0) ||
+                              (o.json && strcmp(o.json, "-") == 0) ||
+                              (o.alerts && strcmp(o.alerts, "-") == 0);
+        FILE *out = logs_on_stdout ? stderr : stdout;
+        tt_marker mk[64];
+        unsigned nmk = tt_tap_markers(tap, mk, 64);
+        for (unsigned i = 0; i < nmk && i < 64; i++) {
+            char iso[40];
+            cli_iso_time(mk[i].ts_us, iso, sizeof(iso));
+            fprintf(out, "marker: \"%s\" at %s\n", mk[i].label, iso);
+        }
+        if (nalerts == 0)
+            fprintf(out, "alerts: none%s\n",
+                    nmk ? " (no regression after any marker)" : " (no change detected)");
+        for (unsigned i = 0; i < nalerts; i++)
+            fprintf(out, "%s %s: %s\n", alerts[i].recovery ? "recovery" : "ALERT",
+                    tt_alert_kind_name(alerts[i].kind), alerts[i].message);
+        fflush(out);
+    }
+    if (o.alerts) {
+        FILE *af = open_output(o.alerts);
+        if (!af) {
+            fprintf(stderr, "tunneltap: replay: cannot write '%s': %s\n", o.alerts,
+                    strerror(errno));
+            status = EXIT_RUNTIME;
+        } else {
+            for (unsigned i = 0; i < nalerts; i++)
+                if (cli_alert_write_json(af, &alerts[i]) < 0)
+                    status = EXIT_RUNTIME;
+            int e2 = close_output(af);
+            if (e2) {
+                fprintf(stderr, "tunneltap: replay: cannot write '%s': %s\n", o.alerts,
+                        strerror(e2));
+                status = EXIT_RUNTIME;
+            }
+        }
+    }
     if (stopped[0]) {
         fprintf(stderr,
                 "tunneltap: replay: %s\ntunneltap: replay: the results cover the %" PRIu64
@@ -485,6 +576,9 @@ int cli_replay_main(int argc, char **argv)
                 stopped, tt_pcapfile_records(f), tt_pcapfile_records(f) == 1 ? "" : "s");
         status = EXIT_INPUT;
     }
+
+    if (status == EXIT_ANALYSED && o.fail_on_regression && regressions > 0)
+        status = EXIT_REGRESSION;
 
 out:
     if (conn && conn != stdout)

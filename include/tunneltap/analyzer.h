@@ -161,8 +161,10 @@ typedef struct tt_conn {
 typedef void (*tt_conn_fn)(void *ctx, const tt_conn *conn);
 
 /* Called when a flow is judged (deadline passed or evidence arrived) and again
- * when a later packet changes that verdict. old is TT_VERDICT_PENDING the first time. */
-typedef void (*tt_judge_fn)(void *ctx, const tt_conn *conn, tt_verdict old_verdict);
+ * when a later packet changes that verdict. old_verdict is TT_VERDICT_PENDING
+ * the first time; old_certainty is the certainty that went with it. */
+typedef void (*tt_judge_fn)(void *ctx, const tt_conn *conn, tt_verdict old_verdict,
+                            tt_certainty old_certainty);
 
 /* Log levels for the log callback. */
 enum { TT_LOG_ERROR = 0, TT_LOG_WARN = 1, TT_LOG_INFO = 2, TT_LOG_DEBUG = 3 };

@@ -19,6 +19,7 @@
 
 #include "tunneltap/analyzer.h"
 #include "tunneltap/error.h"
+#include "tunneltap/regress.h"
 #include "tunneltap/ring.h"
 
 #ifdef __cplusplus
@@ -51,6 +52,10 @@ typedef struct tt_tap_config {
     bool lossless;               /* producers wait for room instead of dropping (replay) */
     bool own_thread;             /* true: analysis on a library thread; false: tt_tap_drain */
     bool live_clock;             /* advance deadlines with the wall clock when idle (live) */
+    bool enable_regress;         /* regression detection (default true) */
+    tt_regress_config regress;   /* its thresholds (docs/regression.md) */
+    tt_alert_fn on_alert;        /* called on the analysis thread for every alert */
+    void *alert_ctx;
 } tt_tap_config;
 
 /* Fills cfg with defaults that fit 16 MiB in all (docs/embedding.md).
@@ -126,6 +131,18 @@ TT_API void tt_tap_get_stats(tt_tap *tap, tt_tap_stats *out);
 /* Copies up to max markers recorded so far; returns how many exist.
  * Thread-safety: any thread. */
 TT_API unsigned tt_tap_markers(tt_tap *tap, tt_marker *out, unsigned max);
+
+/* Copies up to max alerts raised so far (oldest first); returns the count.
+ * Thread-safety: any thread. */
+TT_API unsigned tt_tap_alerts(tt_tap *tap, tt_alert *out, unsigned max);
+
+/* Copies up to max seconds of the timeline (oldest first); returns the count.
+ * Thread-safety: any thread (takes the consumer lock briefly). */
+TT_API unsigned tt_tap_timeline(tt_tap *tap, tt_timeline_bucket *out, unsigned max);
+
+/* Reports capture loss (e.g. libpcap kernel drops) at ts_us (0: now):
+ * failures judged around it become uncertain. Thread-safety: any thread. */
+TT_API void tt_tap_note_loss(tt_tap *tap, uint64_t ts_us, uint64_t count);
 
 /* End of input: analyses everything queued, then judges and reports every
  * flow (tt_analyzer_finish). Submits after this return TT_ECLOSED.

@@ -1,0 +1,29 @@
+/* alerts.h - marker specs (--mark WHEN=LABEL) and alert output (--alerts). */
+#ifndef TT_CLI_ALERTS_H
+#define TT_CLI_ALERTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "tunneltap/regress.h"
+
+typedef struct cli_mark_spec {
+    bool relative;  /* +SECONDS from the capture's first packet */
+    uint64_t ts_us; /* absolute instant, or the offset when relative */
+    char label[TT_LABEL_MAX];
+} cli_mark_spec;
+
+/* Parses "WHEN=LABEL": WHEN is epoch seconds with fraction (1764244985.5),
+ * ISO 8601 (2025-11-27T12:03:05.25Z, a +HH:MM offset, or no zone = UTC), or
+ * +SECONDS. Returns 0, or -1 with a message in err (256 bytes). */
+int cli_mark_parse(const char *arg, cli_mark_spec *out, char *err);
+
+/* One alert as a JSON object line (ts, raised_at, kind, marker, before,
+ * after, p_value, message, ...). Returns 0 or TT_ENOMEM. */
+int cli_alert_write_json(FILE *out, const tt_alert *a);
+
+/* "2025-11-27T12:03:05.123456Z" */
+void cli_iso_time(uint64_t us, char *buf, size_t len);
+
+#endif
