@@ -615,15 +615,31 @@ static void check_recovery(tt_regress *r, uint64_t now_sec, uint64_t now_us)
         }
         if (!back)
             continue;
-        /* the first second of the recovered period with traffic */
-        uint64_t first = from;
-        for (uint64_t sec = from; sec < to; sec++) {
+        /* When did it come back? The earliest second from which on the
+         * failure rate (arrivals, for vanished UDP) stays near the
+         * before-level: scan suffixes of the window. */
+        uint64_t first = to;
+        uint64_t sa = 0, sf = 0, sn = 0;
+        for (uint64_t sec = to; sec-- > from;) {
             const bucket *b = &r->b[sec % r->nb];
-            if (b->sec == sec && (b->b.flows_new > 0)) {
+            if (b->sec != sec)
+                continue;
+            sums one;
+            memset(&one, 0, sizeof(one));
+            add_bucket(&one, b);
+            sa += one.att[k];
+            sf += one.fail[k];
+            sn += one.udp_new;
+            bool ok = k == TT_ALERT_UDP_VANISHED
+                          ? (double)sn / (double)(to - sec) >= o->before_rate * 0.5
+                          : (sa > 0 && (double)sf / (double)sa <= o->before_rate + 0.1);
+            if (ok && b->b.flows_new > 0)
                 first = sec;
+            else if (!ok)
                 break;
-            }
         }
+        if (first == to)
+            first = from;
         tt_alert al;
         memset(&al, 0, sizeof(al));
         al.kind = (tt_alert_kind)k;
