@@ -18,10 +18,14 @@ build: deps
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTT_WERROR=ON $(CMAKE_ARGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
 
+MARKER     ?= $(SAMPLE:-raw.pcap=.marker)
+
 run: build
-	@echo "== tunneltap replay $(SAMPLE)"
-	@$(BUILD)/tunneltap replay $(SAMPLE) --conn-log $(BUILD)/conn.log --json $(BUILD)/conn.json
-	@echo "== Zeek-style conn.log written to $(BUILD)/conn.log, JSON lines to $(BUILD)/conn.json"
+	@m=$$(cat $(MARKER)); when=$${m%% *}; label=$${m#* }; \
+	echo "== tunneltap replay $(SAMPLE) --mark \"$$when=$$label\""; \
+	$(BUILD)/tunneltap replay $(SAMPLE) --mark "$$when=$$label" \
+	  --conn-log $(BUILD)/conn.log --json $(BUILD)/conn.json --alerts $(BUILD)/alerts.jsonl
+	@echo "== conn.log: $(BUILD)/conn.log  JSON: $(BUILD)/conn.json  alerts: $(BUILD)/alerts.jsonl"
 
 # Everything: release suite, ASan+UBSan suite, TSan ring/tap tests, format.
 test: deps-test format-check test-release test-asan test-tsan

@@ -840,3 +840,50 @@ unsigned tt_regress_timeline(const tt_regress *r, tt_timeline_bucket *out, unsig
     }
     return n;
 }
+
+static void period_of(const tt_regress *r, uint64_t from, uint64_t to, tt_period *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->from_us = from * US;
+    p->to_us = to * US;
+    for (uint64_t sec = from; sec < to; sec++) {
+        const bucket *b = &r->b[sec % r->nb];
+        if (b->sec != sec)
+            continue;
+        const tt_timeline_bucket *t = &b->b;
+        p->flows_new += t->flows_new;
+        p->udp_new += t->udp_new;
+        p->udp_judged += t->udp_judged;
+        p->udp_answered += t->udp_answered;
+        p->udp_unanswered += t->udp_unanswered;
+        p->udp_unreachable += t->udp_unreachable;
+        p->tcp_judged += t->tcp_judged;
+        p->tcp_completed += t->tcp_completed;
+        p->tcp_syn_unanswered += t->tcp_syn_unanswered;
+        p->tcp_syn_rejected += t->tcp_syn_rejected;
+        p->tcp_synack_unacked += t->tcp_synack_unacked;
+        p->uncertain += t->uncertain;
+    }
+}
+
+unsigned tt_regress_compare(const tt_regress *r, unsigned i, tt_marker_info *mi, tt_period *before,
+                            tt_period *after)
+{
+    if (i >= r->nmarkers || !before || !after)
+        return r->nmarkers;
+    const marker *m = &r->markers[i];
+    uint64_t msec = m->ts_us / US;
+    uint64_t from = msec > r->cfg.max_span_s ? msec - r->cfg.max_span_s : 0;
+    if (i > 0 && r->markers[i - 1].ts_us / US > from)
+        from = r->markers[i - 1].ts_us / US;
+    if (from < r->first_sec)
+        from = r->first_sec;
+    uint64_t to = i + 1 < r->nmarkers ? r->markers[i + 1].ts_us / US : r->last_sec + 1;
+    if (mi) {
+        mi->ts_us = m->ts_us;
+        memcpy(mi->label, m->label, sizeof(mi->label));
+    }
+    period_of(r, from, msec > from ? msec : from, before);
+    period_of(r, msec, to > msec ? to : msec, after);
+    return r->nmarkers;
+}

@@ -579,3 +579,14 @@ void tt_tap_note_loss(tt_tap *t, uint64_t ts_us, uint64_t count)
     t->loss_ts = ts_us ? ts_us : now_us();
     pthread_mutex_unlock(&t->mark_lock);
 }
+
+unsigned tt_tap_compare(tt_tap *t, unsigned i, tt_marker_info *m, tt_period *before,
+                        tt_period *after)
+{
+    if (!t->reg)
+        return 0;
+    pthread_mutex_lock(&t->consume_lock);
+    unsigned n = tt_regress_compare(t->reg, i, m, before, after);
+    pthread_mutex_unlock(&t->consume_lock);
+    return n;
+}

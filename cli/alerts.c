@@ -178,3 +178,46 @@ int cli_alert_write_json(FILE *out, const tt_alert *a)
     free(s);
     return 0;
 }
+
+static void row(FILE *out, const char *what, uint64_t bn, uint64_t bd, uint64_t an, uint64_t ad)
+{
+    char b[32], a[32];
+    if (bd)
+        snprintf(b, sizeof(b), "%llu of %llu", (unsigned long long)bn, (unsigned long long)bd);
+    else
+        snprintf(b, sizeof(b), "-");
+    if (ad)
+        snprintf(a, sizeof(a), "%llu of %llu", (unsigned long long)an, (unsigned long long)ad);
+    else
+        snprintf(a, sizeof(a), "-");
+    fprintf(out, "  %-24s %-14s -> %s\n", what, b, a);
+}
+
+void cli_print_comparison(FILE *out, const tt_marker_info *m, const tt_period *b,
+                          const tt_period *a)
+{
+    char iso[40];
+    cli_iso_time(m->ts_us, iso, sizeof(iso));
+    double bs = (double)(b->to_us - b->from_us) / 1e6, as = (double)(a->to_us - a->from_us) / 1e6;
+    fprintf(out, "marker \"%s\" at %s: before (%.0f s) -> after (%.0f s)\n", m->label, iso, bs, as);
+    row(out, "UDP answered", b->udp_answered, b->udp_judged, a->udp_answered, a->udp_judged);
+    if (b->udp_unreachable || a->udp_unreachable)
+        row(out, "UDP ICMP unreachable", b->udp_unreachable, b->udp_judged, a->udp_unreachable,
+            a->udp_judged);
+    row(out, "TCP handshakes completed", b->tcp_completed, b->tcp_judged, a->tcp_completed,
+        a->tcp_judged);
+    if (b->tcp_syn_unanswered || a->tcp_syn_unanswered)
+        row(out, "  SYN unanswered", b->tcp_syn_unanswered, b->tcp_judged, a->tcp_syn_unanswered,
+            a->tcp_judged);
+    if (b->tcp_syn_rejected || a->tcp_syn_rejected)
+        row(out, "  SYN rejected", b->tcp_syn_rejected, b->tcp_judged, a->tcp_syn_rejected,
+            a->tcp_judged);
+    if (b->tcp_synack_unacked || a->tcp_synack_unacked)
+        row(out, "  SYN-ACK never ACKed", b->tcp_synack_unacked, b->tcp_judged,
+            a->tcp_synack_unacked, a->tcp_judged);
+    fprintf(out, "  %-24s %-14.2f -> %.2f\n", "new UDP flows per second",
+            bs > 0 ? (double)b->udp_new / bs : 0.0, as > 0 ? (double)a->udp_new / as : 0.0);
+    if (b->uncertain || a->uncertain)
+        fprintf(out, "  %-24s %-14llu -> %llu (not counted above)\n", "uncertain failures",
+                (unsigned long long)b->uncertain, (unsigned long long)a->uncertain);
+}

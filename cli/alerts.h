@@ -23,6 +23,10 @@ int cli_mark_parse(const char *arg, cli_mark_spec *out, char *err);
  * after, p_value, message, ...). Returns 0 or TT_ENOMEM. */
 int cli_alert_write_json(FILE *out, const tt_alert *a);
 
+/* The before/after table of one marker, in plain words. */
+void cli_print_comparison(FILE *out, const tt_marker_info *m, const tt_period *before,
+                          const tt_period *after);
+
 /* "2025-11-27T12:03:05.123456Z" */
 void cli_iso_time(uint64_t us, char *buf, size_t len);
 

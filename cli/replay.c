@@ -536,12 +536,12 @@ int cli_replay_main(int argc, char **argv)
                               (o.json && strcmp(o.json, "-") == 0) ||
                               (o.alerts && strcmp(o.alerts, "-") == 0);
         FILE *out = logs_on_stdout ? stderr : stdout;
-        tt_marker mk[64];
-        unsigned nmk = tt_tap_markers(tap, mk, 64);
-        for (unsigned i = 0; i < nmk && i < 64; i++) {
-            char iso[40];
-            cli_iso_time(mk[i].ts_us, iso, sizeof(iso));
-            fprintf(out, "marker: \"%s\" at %s\n", mk[i].label, iso);
+        unsigned nmk = tt_tap_compare(tap, 0, NULL, NULL, NULL);
+        for (unsigned i = 0; i < nmk; i++) {
+            tt_marker_info mi;
+            tt_period b, a;
+            tt_tap_compare(tap, i, &mi, &b, &a);
+            cli_print_comparison(out, &mi, &b, &a);
         }
         if (nalerts == 0)
             fprintf(out, "alerts: none%s\n",

@@ -40,6 +40,11 @@ TT_API const char *tt_alert_kind_name(tt_alert_kind k);
 
 #define TT_LABEL_MAX 64
 
+typedef struct tt_marker_info {
+    uint64_t ts_us;
+    char label[TT_LABEL_MAX];
+} tt_marker_info;
+
 typedef struct tt_alert {
     tt_alert_kind kind;
     bool recovery;   /* the rates returned to the before-level */
@@ -89,6 +94,15 @@ typedef struct tt_timeline_bucket {
     uint32_t uncertain; /* failures that may be capture artifacts */
 } tt_timeline_bucket;
 
+/* Totals of a period (sums of timeline buckets). */
+typedef struct tt_period {
+    uint64_t from_us, to_us;
+    uint64_t flows_new, udp_new;
+    uint64_t udp_judged, udp_answered, udp_unanswered, udp_unreachable;
+    uint64_t tcp_judged, tcp_completed, tcp_syn_unanswered, tcp_syn_rejected, tcp_synack_unacked;
+    uint64_t uncertain;
+} tt_period;
+
 typedef struct tt_regress tt_regress;
 
 /* Creates a detector (allocates history_s buckets and the marker table
@@ -121,6 +135,13 @@ TT_API unsigned tt_regress_alerts(const tt_regress *r, tt_alert *out, unsigned m
  * second with traffic to the last; returns how many exist.
  * Thread-safety: owner thread only. */
 TT_API unsigned tt_regress_timeline(const tt_regress *r, tt_timeline_bucket *out, unsigned max);
+
+/* The periods compared for marker i (in time order): before = [previous
+ * marker or marker - max_span_s, marker), after = [marker, next marker or the
+ * last second seen). Returns the number of markers (nothing is filled when
+ * i is out of range or before/after is NULL). Thread-safety: owner thread only. */
+TT_API unsigned tt_regress_compare(const tt_regress *r, unsigned i, tt_marker_info *marker,
+                                   tt_period *before, tt_period *after);
 
 #ifdef __cplusplus
 }

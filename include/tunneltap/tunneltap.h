@@ -140,6 +140,11 @@ TT_API unsigned tt_tap_alerts(tt_tap *tap, tt_alert *out, unsigned max);
  * Thread-safety: any thread (takes the consumer lock briefly). */
 TT_API unsigned tt_tap_timeline(tt_tap *tap, tt_timeline_bucket *out, unsigned max);
 
+/* Before/after totals for marker i (see tt_regress_compare); returns the
+ * number of markers the detector holds. Thread-safety: any thread. */
+TT_API unsigned tt_tap_compare(tt_tap *tap, unsigned i, tt_marker_info *marker, tt_period *before,
+                               tt_period *after);
+
 /* Reports capture loss (e.g. libpcap kernel drops) at ts_us (0: now):
  * failures judged around it become uncertain. Thread-safety: any thread. */
 TT_API void tt_tap_note_loss(tt_tap *tap, uint64_t ts_us, uint64_t count);
