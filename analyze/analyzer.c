@@ -170,6 +170,7 @@ void tt_analyzer_close(tt_analyzer *a)
 static void list_unlink(tt_analyzer *a, tt__list *l, uint32_t idx, bool judge)
 {
     tt__flow *f = &a->flows[idx];
+    l->n--;
     uint32_t prev = judge ? f->jprev : f->lprev, next = judge ? f->jnext : f->lnext;
     if (prev != TT__NIL) {
         if (judge)
@@ -192,6 +193,7 @@ static void list_unlink(tt_analyzer *a, tt__list *l, uint32_t idx, bool judge)
 static void list_append(tt_analyzer *a, tt__list *l, uint32_t idx, bool judge)
 {
     tt__flow *f = &a->flows[idx];
+    l->n++;
     if (judge) {
         f->jprev = l->tail;
         f->jnext = TT__NIL;
@@ -432,11 +434,21 @@ static bool is_multicast(uint8_t ver, const uint8_t *addr)
     return addr[0] == 0xff;
 }
 
-/* Evicts the least recently active flow (the table is full). */
+/* Evicts a flow because the table is full: when flows still in a TCP
+ * handshake hold over half the table (a SYN flood or a scan), the least
+ * recently active of those, so the connections that work stay; else the
+ * least recently active flow of all. */
 static void evict_one(tt_analyzer *a, uint64_t now)
 {
-    uint32_t victim = TT__NIL;
+    uint32_t victim = a->lists[TT__LC_TCP_SETUP].head;
     uint64_t oldest = UINT64_MAX;
+    if (victim != TT__NIL && a->lists[TT__LC_TCP_SETUP].n > a->max_flows / 2) {
+        a->flows[victim].unc_why |= TT_UNC_EVICTED;
+        a->st.events[TT_EV_FLOW_EVICTED]++;
+        release(a, victim, now, false);
+        return;
+    }
+    victim = TT__NIL;
     for (int l = 0; l < TT__LC_N; l++) {
         uint32_t h = a->lists[l].head;
         if (h != TT__NIL && a->flows[h].last_us < oldest) {

@@ -100,6 +100,7 @@ typedef struct tt__flow {
 
 typedef struct tt__list {
     uint32_t head, tail;
+    uint32_t n; /* flows on the list */
 } tt__list;
 
 /* A coalesced interval in which the capture lost or cut packets. */

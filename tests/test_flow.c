@@ -420,3 +420,34 @@ Test(flow, memory_budget_below_the_configuration_is_refused)
     cr_assert(tt_analyzer_memsize(&cfg) <= 16u * 1024 * 1024, "default fits 16 MiB: %zu",
               tt_analyzer_memsize(&cfg));
 }
+
+Test(flow, syn_flood_evicts_handshakes_not_the_connections_that_work)
+{
+    teardown();
+    tt_analyzer_config cfg;
+    tt_analyzer_config_init(&cfg);
+    cfg.max_flows = 64;
+    cfg.enable_dpi = false;
+    open_with(&cfg);
+    tflow dns = t_flow4("10.0.0.1", 33333, "10.0.0.53", 53);
+    tpkt p;
+    t_udp(&p, &dns, false, "query", 5), feed(&p, T0);
+    for (int i = 0; i < 1000; i++) {
+        tflow f = t_flow4("198.51.100.7", (uint16_t)(1024 + i), "10.0.0.1", 22);
+        t_tcp(&p, &f, false, 0x02, (uint32_t)i, 0, NULL, 0);
+        feed(&p, T0 + 1000 + (uint64_t)i);
+    }
+    t_udp(&p, &dns, true, "answer", 6), feed(&p, T0 + 5000);
+    tt_analyzer_finish(A);
+    tt_analyzer_stats st;
+    tt_analyzer_get_stats(A, &st);
+    cr_assert_gt(st.events[TT_EV_FLOW_EVICTED], 900);
+    bool found = false;
+    for (size_t i = 0; i < R->n; i++)
+        if (R->c[i].proto == 17) {
+            found = true;
+            cr_assert_eq(R->c[i].verdict, TT_VERDICT_ANSWERED);
+            cr_assert_eq(R->c[i].resp_pkts, 1);
+        }
+    cr_assert(found);
+}
