@@ -36,6 +36,7 @@ void tt_analyzer_config_init(tt_analyzer_config *cfg)
     cfg->udp_timeout_s = 60;
     cfg->icmp_timeout_s = 60;
     cfg->tcp_close_linger_ms = 5000;
+    cfg->prefault = true;
 }
 
 static void *al_alloc(const tt_allocator *al, size_t n)
@@ -120,10 +121,14 @@ int tt_analyzer_open(tt_analyzer **out, const tt_analyzer_config *cfg_in, char *
     a->mem_bytes =
         sizeof(*a) + cfg.max_flows * sizeof(tt__flow) + (size_t)a->nbuckets * sizeof(uint32_t);
     memset(a->buckets, 0xff, (size_t)a->nbuckets * sizeof(uint32_t));
-    /* Touch every flow now (pre-fault) and chain the free list. */
-    for (uint32_t i = 0; i < a->max_flows; i++)
-        a->flows[i].hnext = i + 1 < a->max_flows ? i + 1 : TT__NIL;
-    a->free_head = 0;
+    /* Flows never used come from a bump index; released ones from a free
+     * list. With prefault every page is touched now, so the packet path
+     * never takes a page fault and the footprint is known from the start;
+     * without it (a command-line replay) pages are touched as flows come. */
+    a->free_head = TT__NIL;
+    a->next_unused = 0;
+    if (cfg.prefault)
+        memset(a->flows, 0, cfg.max_flows * sizeof(tt__flow));
     for (int i = 0; i < TT__LC_N; i++)
         a->lists[i].head = a->lists[i].tail = TT__NIL;
     for (int i = 0; i < TT__JQ_N; i++)
@@ -465,13 +470,17 @@ static void evict_one(tt_analyzer *a, uint64_t now)
 
 static uint32_t create(tt_analyzer *a, const tt__pkt *p, bool flip, bool directional, uint64_t now)
 {
-    if (a->free_head == TT__NIL)
+    if (a->free_head == TT__NIL && a->next_unused >= a->max_flows)
         evict_one(a, now);
     uint32_t idx = a->free_head;
-    if (idx == TT__NIL)
+    if (idx != TT__NIL) {
+        a->free_head = a->flows[idx].hnext;
+    } else if (a->next_unused < a->max_flows) {
+        idx = a->next_unused++;
+    } else {
         return TT__NIL;
+    }
     tt__flow *f = &a->flows[idx];
-    a->free_head = f->hnext;
     memset(f, 0, sizeof(*f));
     size_t alen = p->ipver == 4 ? 4 : 16;
     memcpy(f->addr[flip ? 1 : 0], p->src, alen);

@@ -238,7 +238,12 @@ static void idle_tick(tt_tap *t)
 {
     apply_markers(t);
     if (t->cfg.live_clock) {
-        uint64_t now = now_us();
+        /* Idle: let deadlines pass with the wall clock, one second behind it
+         * so a copy still on its way (stamped just before now) is not older
+         * than the analyzer's clock when it arrives. */
+        uint64_t now = now_us() - 1000000u;
+        if (now <= t->last_ts)
+            return;
         tt_analyzer_advance(t->an, now);
         evaluate(t, now, false);
         pthread_mutex_lock(&t->stats_lock);
@@ -267,7 +272,8 @@ static void *thread_main(void *arg)
         } else {
             /* Sleep on the first ring (woken by its producer); other rings are
              * polled at this period. */
-            tt_ring_wait_sc(t->prod[0]->ring, 50);
+            if (tt_ring_wait_sc(t->prod[0]->ring, 50) != TT_ETIMEDOUT)
+                continue; /* something arrived: analyse it before moving the clock */
         }
         pthread_mutex_lock(&t->consume_lock);
         if (!atomic_load_explicit(&t->finished, memory_order_acquire))

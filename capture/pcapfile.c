@@ -208,10 +208,22 @@ int tt_pcapfile_next(tt_pcapfile *f, tt_pcapfile_pkt *pkt, char *errbuf)
          * error, or (pcapng) an interface whose link type differs from the
          * first one's, which libpcap 1.10 cannot hand out in one stream. */
         const char *why = rc == PCAP_ERROR ? pcap_geterr(f->p) : "unexpected libpcap status";
-        const char *hint = strstr(why, "different from the type of the first interface")
-                               ? " (interfaces with different link types in one pcapng file: "
-                                 "split it per interface first)"
-                               : "";
+        const char *hint = "";
+        unsigned type;
+        if (sscanf(why, "an interface has a type %u different", &type) == 1) {
+            /* libpcap 1.10.3 compares a later interface's LINKTYPE_ number
+             * with the first one's DLT_ number, so a second interface of
+             * LINKTYPE_RAW (101, DLT_RAW 12 on Linux) is refused although
+             * its link type is the same: say so rather than repeat that. */
+            if ((int)type == f->linktype || (type == 101 && f->linktype == TT_LINK_RAW_DLT12)) {
+                why = "a second interface of the same link type, which this libpcap "
+                      "refuses in a pcapng file";
+                hint = " (convert it first: editcap -F pcap IN OUT)";
+            } else {
+                hint = " (interfaces with different link types in one pcapng file: "
+                       "split it per interface first)";
+            }
+        }
         snprintf(f->errmsg, sizeof f->errmsg, "%s: cannot read packet %llu: %s%s", f->name,
                  (unsigned long long)(f->records + 1), why, hint);
         f->err = TT_EFORMAT;

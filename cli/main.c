@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/live.h"
 
 typedef struct subcommand {
     const char *name;
@@ -12,10 +13,10 @@ typedef struct subcommand {
 
 static const subcommand subcommands[] = {
     {"replay", cli_replay_main, "analyse a pcap/pcapng capture file (or stdin)"},
-    {"bridge", NULL, "forward between two TUN devices and analyse the copy"},
-    {"capture", NULL, "analyse live traffic from an interface"},
-    {"mark", NULL, "add a marker to a running analysis"},
-    {"status", NULL, "show the state of a running analysis"},
+    {"bridge", cli_bridge_main, "forward between two TUN devices and analyse the copy"},
+    {"capture", cli_capture_main, "analyse live traffic from an interface"},
+    {"mark", cli_mark_main, "add a marker to a running analysis"},
+    {"status", cli_status_main, "show the state of a running analysis"},
 };
 
 static void usage(FILE *out)

@@ -12,10 +12,18 @@
 #include "capture/pcapfile.h"
 #include "cli/alerts.h"
 #include "cli/cli.h"
+#include "cli/evidence.h"
+#include "cli/report.h"
+#include "cli/dashboard.h"
 #include "tunneltap/tunneltap.h"
 
 /* Files below this size replay too fast for a progress bar to help. */
 #define PROGRESS_MIN_BYTES (20u * 1000u * 1000u)
+
+/* A command-line replay is not bound by the embedded 16 MiB budget: a
+ * table of 2^18 flows (64 MiB) keeps eviction for real floods only. */
+#define REPLAY_MAX_FLOWS 262144u
+#define REPLAY_MAX_DPI_FLOWS 8192u
 
 enum { EXIT_ANALYSED = 0, EXIT_RUNTIME = 1, EXIT_INPUT = 2, EXIT_REGRESSION = 3 };
 
@@ -31,7 +39,10 @@ typedef struct replay_opts {
     cli_mark_spec marks[MAX_MARKS];
     unsigned nmarks;
     const char *alerts;
+    const char *evidence, *report;
     bool fail_on_regression;
+    bool dashboard; /* --dashboard: the live terminal dashboard (cli/dashboard.h) */
+    double speed;   /* --speed: capture seconds per second; 0: as fast as possible */
 } replay_opts;
 
 /* Receives every finished connection from the analyzer. */
@@ -83,7 +94,8 @@ void cli_replay_usage(FILE *out)
           "  --bpf EXPR          analyse only packets matching this tcpdump filter\n"
           "  --verify-checksums  ignore packets with bad checksums, as Zeek does without -C\n",
           out);
-    fprintf(out, "  --max-flows N       flows tracked at once (default %zu)\n", d.max_flows);
+    (void)d.max_flows;
+    fprintf(out, "  --max-flows N       flows tracked at once (default %u)\n", REPLAY_MAX_FLOWS);
     fputs("  --udp-deadline SEC  a UDP or DNS request unanswered after SEC fails (default ", out);
     print_seconds(out, d.udp_reply_deadline_ms);
     if (d.dns_reply_deadline_ms != d.udp_reply_deadline_ms) {
@@ -102,6 +114,12 @@ void cli_replay_usage(FILE *out)
           "                      packet; repeatable\n"
           "  --alerts PATH       write regression alerts as JSON lines ('-': stdout)\n"
           "  --fail-on-regression  exit 3 when a regression alert fired\n"
+          "  --evidence PATH     write a pcapng of the failed flows and the seconds around\n"
+          "                      each marker, every packet commented with its verdict\n"
+          "  --report PATH       write a self-contained HTML report with the timeline\n"
+          "  --dashboard         live dashboard in the terminal while replaying; at the end\n"
+          "                      it stays until 'q' (q earlier stops reading; keys: ?)\n"
+          "  --speed N|max       replay N seconds of capture per second (default: max)\n"
           "  -h, --help          this help\n"
           "\n"
           "exit status: 0 analysed (whatever the verdict); 1 out of memory or an output\n"
@@ -164,6 +182,10 @@ enum {
     OPT_MARK,
     OPT_ALERTS,
     OPT_FAIL_ON_REGRESSION,
+    OPT_EVIDENCE,
+    OPT_REPORT,
+    OPT_DASHBOARD,
+    OPT_SPEED,
 };
 
 static const struct option long_options[] = {
@@ -181,6 +203,10 @@ static const struct option long_options[] = {
     {"mark", required_argument, NULL, OPT_MARK},
     {"alerts", required_argument, NULL, OPT_ALERTS},
     {"fail-on-regression", no_argument, NULL, OPT_FAIL_ON_REGRESSION},
+    {"evidence", required_argument, NULL, OPT_EVIDENCE},
+    {"report", required_argument, NULL, OPT_REPORT},
+    {"dashboard", no_argument, NULL, OPT_DASHBOARD},
+    {"speed", required_argument, NULL, OPT_SPEED},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
@@ -249,6 +275,22 @@ static int parse_options(int argc, char **argv, replay_opts *o)
         case OPT_FAIL_ON_REGRESSION:
             o->fail_on_regression = true;
             break;
+        case OPT_EVIDENCE:
+            o->evidence = optarg;
+            break;
+        case OPT_REPORT:
+            o->report = optarg;
+            break;
+        case OPT_DASHBOARD:
+            o->dashboard = true;
+            o->progress = -1; /* the dashboard shows the progress */
+            break;
+        case OPT_SPEED:
+            if (!cli_pace_parse(optarg, &o->speed))
+                return usage_error("--speed wants a factor above 0 (e.g. 10, 0.5) or 'max', not "
+                                   "'%s'",
+                                   optarg);
+            break;
         case 'h':
             cli_replay_usage(stdout);
             return EXIT_ANALYSED;
@@ -270,6 +312,11 @@ static int parse_options(int argc, char **argv, replay_opts *o)
     if (o->conn_log && o->json && strcmp(o->conn_log, "-") != 0 &&
         strcmp(o->conn_log, o->json) == 0)
         return usage_error("--conn-log and --json name the same file '%s'", o->json);
+    if (o->dashboard &&
+        ((o->conn_log && strcmp(o->conn_log, "-") == 0) || (o->json && strcmp(o->json, "-") == 0) ||
+         (o->alerts && strcmp(o->alerts, "-") == 0)))
+        return usage_error("--dashboard draws on stdout: write --conn-log, --json and --alerts "
+                           "to files");
     return -1;
 }
 
@@ -381,10 +428,27 @@ int cli_replay_main(int argc, char **argv)
         return status;
 
     char err[TT_ERRBUF_SIZE] = "";
+    /* The dashboard's aggregator exists before the tap: its judge hook goes
+     * into the analyzer's config. Without a terminal it refuses here. */
+    cli_dashboard *dash = NULL;
+    bool user_quit = false;
+    if (o.dashboard) {
+        char title[160];
+        if (o.speed > 0)
+            snprintf(title, sizeof title, "replay %s, speed %gx", o.file, o.speed);
+        else
+            snprintf(title, sizeof title, "replay %s", o.file);
+        cli_dashboard_opts dopt = {.title = title, .replay = true};
+        if (cli_dashboard_new(&dash, &dopt, err) < 0) {
+            fprintf(stderr, "tunneltap: replay: --dashboard: %s\n", err);
+            return EXIT_INPUT;
+        }
+    }
     tt_pcapfile *f = NULL;
     int rc = tt_pcapfile_open(&f, o.file, o.bpf, err);
     if (rc < 0) {
         fprintf(stderr, "tunneltap: replay: %s\n", err);
+        cli_dashboard_free(dash);
         return rc == TT_ENOMEM ? EXIT_RUNTIME : EXIT_INPUT;
     }
 
@@ -394,7 +458,8 @@ int cli_replay_main(int argc, char **argv)
     cli_summary sum;
     cli_connbuf buf = {0};
     cli_summary_init(&sum);
-    replay_sink sink = {&sum, (o.conn_log || o.json) ? &buf : NULL, false};
+    replay_sink sink = {&sum, (o.conn_log || o.json || o.evidence || o.report) ? &buf : NULL,
+                        false};
     char stopped[TT_ERRBUF_SIZE] = "";
     time_t opened = time(NULL);
     status = EXIT_ANALYSED;
@@ -422,6 +487,8 @@ int cli_replay_main(int argc, char **argv)
     tt_analyzer_config cfg = tcfg.analyzer;
     cfg.verify_checksums = o.verify_checksums;
     cfg.enable_dpi = !o.no_dpi;
+    cfg.max_flows = REPLAY_MAX_FLOWS;
+    cfg.max_dpi_flows = REPLAY_MAX_DPI_FLOWS;
     if (o.max_flows) {
         cfg.max_flows = o.max_flows;
         if (cfg.max_dpi_flows > cfg.max_flows)
@@ -434,6 +501,8 @@ int cli_replay_main(int argc, char **argv)
     cfg.on_conn = on_conn;
     cfg.conn_ctx = &sink;
     cfg.log = on_log;
+    cfg.on_judge = dash ? cli_dashboard_on_judge : NULL;
+    cfg.judge_ctx = dash;
     err[0] = '\0';
     tcfg.analyzer = cfg;
     rc = tt_tap_open(&tap, &tcfg, err);
@@ -450,6 +519,13 @@ int cli_replay_main(int argc, char **argv)
         if (!o.marks[i].relative)
             tt_tap_mark(tap, o.marks[i].label, o.marks[i].ts_us ? o.marks[i].ts_us : 1);
     bool marks_placed = false;
+    if (dash && cli_dashboard_attach(dash, tap, err) < 0) {
+        fprintf(stderr, "tunneltap: replay: --dashboard: %s\n", err);
+        status = EXIT_INPUT;
+        goto out;
+    }
+    cli_pace pace;
+    cli_pace_init(&pace, o.speed);
 
     int linktype = tt_pcapfile_linktype(f);
     progress pg;
@@ -464,6 +540,10 @@ int cli_replay_main(int argc, char **argv)
                     tt_tap_mark(tap, o.marks[i].label, pkt.ts_us + o.marks[i].ts_us);
             marks_placed = true;
         }
+        if ((o.speed > 0 || dash) && cli_pace_wait(&pace, pkt.ts_us, dash) == CLI_DASH_QUIT) {
+            user_quit = true; /* 'q' or ^C: stop reading, report what was read */
+            break;
+        }
         rc = tt_tap_submit_capture(prod, pkt.data, pkt.caplen, pkt.len, linktype, TT_DIR_UNKNOWN,
                                    pkt.ts_us ? pkt.ts_us : 1);
         if (rc < 0) {
@@ -476,10 +556,18 @@ int cli_replay_main(int argc, char **argv)
             progress_tick(&pg, f, fed);
     }
     progress_end(&pg);
-    if (rc < 0 && !stopped[0])
+    if (rc < 0 && !stopped[0] && !user_quit)
         snprintf(stopped, sizeof stopped, "%s", err);
 
     tt_tap_finish(tap);
+    if (dash && !user_quit) {
+        char line[TT_ERRBUF_SIZE + 96];
+        snprintf(line, sizeof line, "%s: %" PRIu64 " packets%s%s; q quits and prints the summary",
+                 stopped[0] ? "stopped" : "end of file", tt_pcapfile_records(f),
+                 stopped[0] ? ": " : "", stopped);
+        cli_dashboard_hold(dash, line);
+    }
+    cli_dashboard_close(dash); /* the terminal is the summary's again */
     tt_tap_stats tst;
     tt_tap_get_stats(tap, &tst);
     tt_analyzer_stats st = tst.analyzer;
@@ -518,7 +606,9 @@ int cli_replay_main(int argc, char **argv)
             .records = tt_pcapfile_records(f),
             .matched = tt_pcapfile_matched(f),
             .bpf = o.bpf && *o.bpf ? o.bpf : NULL,
-            .stopped = stopped[0] ? stopped : NULL,
+            .stopped = stopped[0]  ? stopped
+                       : user_quit ? "reading stopped by the user (dashboard 'q' or ^C)"
+                                   : NULL,
         };
         FILE *out = logs_on_stdout ? stderr : stdout;
         cli_summary_print(&sum, &src, &st, out);
@@ -550,6 +640,62 @@ int cli_replay_main(int argc, char **argv)
             fprintf(out, "%s %s: %s\n", alerts[i].recovery ? "recovery" : "ALERT",
                     tt_alert_kind_name(alerts[i].kind), alerts[i].message);
         fflush(out);
+    }
+    if (o.evidence || o.report) {
+        static tt_marker mk[64];
+        unsigned nmk = tt_tap_markers(tap, mk, 64);
+        if (nmk > 64)
+            nmk = 64;
+        char eerr[TT_ERRBUF_SIZE] = "";
+        if (o.evidence) {
+            cli_evidence_input ei = {
+                .capture_path = o.file,
+                .bpf = o.bpf && *o.bpf ? o.bpf : NULL,
+                .records = &buf,
+                .markers = mk,
+                .nmarkers = nmk,
+                .alerts = alerts,
+                .nalerts = nalerts,
+                .around_marker_s = CLI_EVIDENCE_AROUND_MARKER_S,
+            };
+            uint64_t written = 0;
+            if (cli_evidence_write(o.evidence, &ei, &written, eerr) < 0) {
+                fprintf(stderr, "tunneltap: replay: evidence: %s\n", eerr);
+                status = EXIT_RUNTIME;
+            } else if (!o.quiet) {
+                fprintf(stderr, "evidence: %" PRIu64 " packets written to %s\n", written,
+                        o.evidence);
+            }
+        }
+        if (o.report) {
+            unsigned nb = tt_tap_timeline(tap, NULL, 0);
+            tt_timeline_bucket *tl = nb ? calloc(nb, sizeof(*tl)) : NULL;
+            if (tl)
+                nb = tt_tap_timeline(tap, tl, nb);
+            else
+                nb = 0;
+            char judgement[512];
+            cli_summary_judge(&sum, judgement, sizeof(judgement));
+            cli_report_input ri = {
+                .title = o.file,
+                .summary = &sum,
+                .records = &buf,
+                .timeline = tl,
+                .nbuckets = nb,
+                .markers = mk,
+                .nmarkers = nmk,
+                .alerts = alerts,
+                .nalerts = nalerts,
+                .judgement = judgement,
+            };
+            if (cli_report_write(o.report, &ri, eerr) < 0) {
+                fprintf(stderr, "tunneltap: replay: report: %s\n", eerr);
+                status = EXIT_RUNTIME;
+            } else if (!o.quiet) {
+                fprintf(stderr, "report: written to %s\n", o.report);
+            }
+            free(tl);
+        }
     }
     if (o.alerts) {
         FILE *af = open_output(o.alerts);
@@ -585,7 +731,9 @@ out:
         fclose(conn);
     if (json && json != stdout)
         fclose(json);
+    cli_dashboard_close(dash);
     tt_tap_close(tap);
+    cli_dashboard_free(dash);
     tt_pcapfile_close(f);
     cli_connbuf_free(&buf);
     cli_summary_free(&sum);

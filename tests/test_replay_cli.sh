@@ -67,8 +67,8 @@ run no_args 2
 has no_args err "usage: tunneltap COMMAND"
 run unknown_cmd 2 frobnicate
 has unknown_cmd err "unknown command 'frobnicate'"
-run planned_cmd 2 bridge
-has planned_cmd err "not available"
+run bridge_usage 2 bridge
+has bridge_usage err "--tun"
 run help 0 --help
 has help out "replay"
 run replay_help 0 replay --help

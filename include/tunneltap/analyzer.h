@@ -194,6 +194,7 @@ typedef struct tt_analyzer_config {
     uint32_t icmp_timeout_s;          /* inactivity, ICMP and other protocols (60) */
     uint32_t tcp_close_linger_ms;     /* state kept after FIN/RST (Zeek: 5 s) */
     size_t memory_budget;             /* 0: no cap; else open fails with TT_ENOMEM above it */
+    bool prefault;                    /* touch the whole flow table at open (default true) */
     tt_allocator allocator;           /* alloc == NULL: calloc/free */
     tt_log_fn log;
     void *log_ctx;

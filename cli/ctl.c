@@ -1,0 +1,453 @@
+/* ctl.c - `tunneltap mark|status`, and the plumbing the live hosts share. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cli/live.h"
+
+#define REQUEST_TIMEOUT_MS 5000
+
+enum { EXIT_DONE = 0, EXIT_FAILED = 1, EXIT_USAGE = 2 };
+
+/* ---- signals and clocks ------------------------------------------------ */
+
+volatile sig_atomic_t cli_live_stop_signal = 0;
+
+static void on_stop_signal(int sig)
+{
+    cli_live_stop_signal = sig; /* async-signal-safe: a flag, nothing more */
+}
+
+int cli_live_signals(sigset_t *wait_mask)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(SIGINT, &sa, NULL) < 0 || sigaction(SIGTERM, &sa, NULL) < 0)
+        return -1;
+    sa.sa_handler = SIG_IGN;
+    if (sigaction(SIGPIPE, &sa, NULL) < 0)
+        return -1;
+    sigset_t block;
+    sigemptyset(&block);
+    sigaddset(&block, SIGINT);
+    sigaddset(&block, SIGTERM);
+    int rc = pthread_sigmask(SIG_BLOCK, &block, wait_mask);
+    if (rc != 0) {
+        errno = rc;
+        return -1;
+    }
+    sigdelset(wait_mask, SIGINT);
+    sigdelset(wait_mask, SIGTERM);
+    return 0;
+}
+
+uint64_t cli_live_real_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+uint64_t cli_live_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- control path, sink, outputs ---------------------------------------- */
+
+int cli_live_control_path(const char *cmd, const char *opt, char *buf, size_t len)
+{
+    if (opt) {
+        int n = snprintf(buf, len, "%s", opt);
+        if (n <= 0 || (size_t)n >= len ||
+            (size_t)n >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+            fprintf(stderr,
+                    "tunneltap: %s: --control path '%s' is empty or too long (at most %zu "
+                    "bytes)\n",
+                    cmd, opt, sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+            return -1;
+        }
+        return 0;
+    }
+    if (tt_control_default_path(buf, len) < 0) {
+        fprintf(stderr,
+                "tunneltap: %s: the default control socket path is too long: use --control "
+                "PATH\n",
+                cmd);
+        return -1;
+    }
+    return 0;
+}
+
+void cli_live_sink_init(cli_live_sink *k, bool keep)
+{
+    memset(k, 0, sizeof *k);
+    cli_summary_init(&k->sum);
+    k->keep = keep;
+}
+
+void cli_live_sink_free(cli_live_sink *k)
+{
+    cli_summary_free(&k->sum);
+    cli_connbuf_free(&k->buf);
+}
+
+void cli_live_on_conn(void *ctx, const tt_conn *c)
+{
+    cli_live_sink *k = ctx;
+    cli_summary_add(&k->sum, c);
+    if (k->keep && !k->oom && cli_connbuf_add(&k->buf, c) < 0)
+        k->oom = true;
+}
+
+void cli_live_on_log(void *ctx, int level, const char *msg)
+{
+    if (level <= TT_LOG_WARN)
+        fprintf(stderr, "tunneltap: %s: %s: %s\n", (const char *)ctx,
+                level == TT_LOG_ERROR ? "error" : "warning", msg);
+}
+
+static FILE *open_output(const char *path)
+{
+    return strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+}
+
+int cli_live_outputs_open(cli_live_outputs *o)
+{
+    o->opened = time(NULL);
+    if (o->conn_path && o->json_path && strcmp(o->conn_path, o->json_path) == 0) {
+        fprintf(stderr, "tunneltap: %s: --conn-log and --json name the same file '%s'\n", o->cmd,
+                o->json_path);
+        return -1;
+    }
+    if (o->conn_path && !(o->conn = open_output(o->conn_path))) {
+        fprintf(stderr, "tunneltap: %s: cannot write '%s': %s\n", o->cmd, o->conn_path,
+                strerror(errno));
+        return -1;
+    }
+    if (o->json_path && !(o->json = open_output(o->json_path))) {
+        fprintf(stderr, "tunneltap: %s: cannot write '%s': %s\n", o->cmd, o->json_path,
+                strerror(errno));
+        cli_live_outputs_abort(o);
+        return -1;
+    }
+    return 0;
+}
+
+/* Closes out (stdout is only flushed); 0 or the errno that lost data. */
+static int close_output(FILE *out)
+{
+    if (!out)
+        return 0;
+    errno = 0;
+    bool ok = !ferror(out);
+    ok = (out == stdout ? fflush(out) : fclose(out)) == 0 && ok;
+    return ok ? 0 : errno ? errno : EIO;
+}
+
+int cli_live_outputs_finish(cli_live_outputs *o, cli_live_sink *k)
+{
+    int rc = 0;
+    if (k->oom && (o->conn || o->json)) {
+        fprintf(stderr,
+                "tunneltap: %s: out of memory keeping connection records: the logs hold the "
+                "first %zu\n",
+                o->cmd, k->buf.n);
+        rc = -1;
+    }
+    cli_connbuf_sort(&k->buf);
+    if (o->conn) {
+        cli_connlog_header(o->conn, o->opened);
+        for (size_t i = 0; i < k->buf.n; i++)
+            cli_connlog_write(o->conn, &k->buf.v[i]);
+        cli_connlog_footer(o->conn, time(NULL));
+    }
+    if (o->json) {
+        for (size_t i = 0; i < k->buf.n; i++)
+            if (cli_jsonlog_write(o->json, &k->buf.v[i]) < 0) {
+                fprintf(stderr, "tunneltap: %s: out of memory writing JSON\n", o->cmd);
+                rc = -1;
+                break;
+            }
+    }
+    int e;
+    if ((e = close_output(o->conn)) != 0) {
+        fprintf(stderr, "tunneltap: %s: cannot write '%s': %s\n", o->cmd, o->conn_path,
+                strerror(e));
+        rc = -1;
+    }
+    if ((e = close_output(o->json)) != 0) {
+        fprintf(stderr, "tunneltap: %s: cannot write '%s': %s\n", o->cmd, o->json_path,
+                strerror(e));
+        rc = -1;
+    }
+    o->conn = o->json = NULL;
+    return rc;
+}
+
+void cli_live_outputs_abort(cli_live_outputs *o)
+{
+    if (o->conn && o->conn != stdout)
+        fclose(o->conn);
+    if (o->json && o->json != stdout)
+        fclose(o->json);
+    o->conn = o->json = NULL;
+}
+
+FILE *cli_live_summary_stream(const cli_live_outputs *o)
+{
+    bool on_stdout = (o->conn_path && strcmp(o->conn_path, "-") == 0) ||
+                     (o->json_path && strcmp(o->json_path, "-") == 0);
+    return on_stdout ? stderr : stdout;
+}
+
+bool cli_live_parse_seconds(const char *s, double *sec)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno || !isfinite(v) || v <= 0 || v > 86400)
+        return false;
+    *sec = v;
+    return true;
+}
+
+bool cli_live_parse_bytes(const char *s, size_t *n)
+{
+    char *end;
+    if (*s < '0' || *s > '9')
+        return false;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno)
+        return false;
+    unsigned long long mul = 1;
+    if (*end == 'k' || *end == 'K')
+        mul = 1024, end++;
+    else if (*end == 'm' || *end == 'M')
+        mul = 1024 * 1024, end++;
+    if (*end || v == 0 || v > (1ull << 31) / mul)
+        return false;
+    *n = (size_t)(v * mul);
+    return true;
+}
+
+void cli_live_bytes_str(uint64_t n, char *buf, size_t len)
+{
+    if (n < 1000)
+        snprintf(buf, len, "%" PRIu64 " B", n);
+    else if (n < 1000000)
+        snprintf(buf, len, "%.1f kB", (double)n / 1e3);
+    else if (n < 1000000000)
+        snprintf(buf, len, "%.1f MB", (double)n / 1e6);
+    else
+        snprintf(buf, len, "%.2f GB", (double)n / 1e9);
+}
+
+/* ---- the clients: mark, status ---------------------------------------- */
+
+void cli_mark_usage(FILE *out)
+{
+    fputs("usage: tunneltap mark LABEL... [--control PATH]\n"
+          "\n"
+          "Adds a marker (a filter upgrade, a configuration push) to a running\n"
+          "`tunneltap bridge` or `tunneltap capture`, stamped with the current time.\n"
+          "Several words are joined with spaces. The label is cleaned before it is\n"
+          "sent: control characters become '?', at most 63 bytes are kept.\n"
+          "\n"
+          "options:\n"
+          "  --control PATH  the instance's control socket (default: as the instance's,\n"
+          "                  $XDG_RUNTIME_DIR/tunneltap.sock, /run/tunneltap/tunneltap.sock\n"
+          "                  for root, else /tmp/tunneltap-UID/tunneltap.sock)\n"
+          "  -h, --help      this help\n"
+          "\n"
+          "exit status: 0 marked; 1 refused (permission, a full marker list, no reply);\n"
+          "2 usage error, or no tunneltap listens at the socket.\n",
+          out);
+}
+
+void cli_status_usage(FILE *out)
+{
+    fputs("usage: tunneltap status [--control PATH] [--pretty]\n"
+          "\n"
+          "Prints the state of a running `tunneltap bridge` or `tunneltap capture` as\n"
+          "one JSON object: packets, copies dropped, flows by verdict, ring fill,\n"
+          "markers, uptime, and the host's own counters (the bridge's write errors,\n"
+          "the capture's kernel drops). docs/bridge.md lists the keys.\n"
+          "\n"
+          "options:\n"
+          "  --control PATH  the instance's control socket (default: see 'tunneltap mark --help')\n"
+          "  --pretty        indent the JSON\n"
+          "  -h, --help      this help\n"
+          "\n"
+          "exit status: 0 printed; 1 refused or no reply; 2 usage error, or no tunneltap\n"
+          "listens at the socket.\n",
+          out);
+}
+
+__attribute__((format(printf, 2, 3))) static int usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "tunneltap: %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'tunneltap %s --help'.\n", cmd);
+    return EXIT_USAGE;
+}
+
+enum { OPT_CONTROL = 256, OPT_PRETTY };
+
+/* Sends one request; on failure prints why and returns the exit status. */
+static int request(const char *cmd, const char *path, const char *line, char *reply, size_t cap)
+{
+    char err[TT_ERRBUF_SIZE] = "";
+    int rc = tt_control_request(path, line, reply, cap, REQUEST_TIMEOUT_MS, err);
+    if (rc == 0)
+        return EXIT_DONE;
+    fprintf(stderr, "tunneltap: %s: %s\n", cmd, err[0] ? err : tt_strerror(rc));
+    return rc == TT_ENOENT || rc == TT_EINVAL ? EXIT_USAGE : EXIT_FAILED;
+}
+
+int cli_mark_main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"control", required_argument, NULL, OPT_CONTROL},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *control = NULL;
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_CONTROL:
+            control = optarg;
+            break;
+        case 'h':
+            cli_mark_usage(stdout);
+            return EXIT_DONE;
+        case ':':
+            return usage_error("mark", "option '%s' needs a value", argv[optind - 1]);
+        default:
+            return usage_error("mark", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc)
+        return usage_error("mark", "no label given");
+    char joined[TT_CONTROL_MSG_MAX] = "";
+    size_t used = 0;
+    for (int i = optind; i < argc; i++) {
+        size_t n = strlen(argv[i]);
+        if (used + n + 2 > sizeof joined)
+            n = sizeof joined - used - 2;
+        if (used)
+            joined[used++] = ' ';
+        memcpy(joined + used, argv[i], n);
+        used += n;
+        joined[used] = '\0';
+    }
+    char label[TT_MARK_LABEL_MAX];
+    size_t len = tt_control_sanitize_label(label, sizeof label, joined, used);
+    if (len == 0)
+        return usage_error("mark", "the label is empty");
+    if (used > TT_MARK_LABEL_MAX - 1)
+        fprintf(stderr, "tunneltap: mark: label longer than %d bytes: cut to '%s'\n",
+                TT_MARK_LABEL_MAX - 1, label);
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    if (cli_live_control_path("mark", control, path, sizeof path) < 0)
+        return EXIT_USAGE;
+    char line[TT_CONTROL_MSG_MAX], reply[256];
+    snprintf(line, sizeof line, "mark %s", label);
+    int st = request("mark", path, line, reply, sizeof reply);
+    if (st != EXIT_DONE)
+        return st;
+    /* "ok <epoch>.<usec>" */
+    double ts = 0;
+    if (strncmp(reply, "ok ", 3) != 0 || (ts = strtod(reply + 3, NULL)) <= 0) {
+        fprintf(stderr, "tunneltap: mark: unexpected reply from %s: %.80s\n", path, reply);
+        return EXIT_FAILED;
+    }
+    time_t secs = (time_t)ts;
+    struct tm tm;
+    char when[32] = "?";
+    if (gmtime_r(&secs, &tm))
+        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    const char *frac = strchr(reply + 3, '.');
+    printf("marked '%s' at %s%.7sZ (%s)\n", label, when, frac ? frac : "", reply + 3);
+    return EXIT_DONE;
+}
+
+int cli_status_main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"control", required_argument, NULL, OPT_CONTROL},
+        {"pretty", no_argument, NULL, OPT_PRETTY},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *control = NULL;
+    bool pretty = false;
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_CONTROL:
+            control = optarg;
+            break;
+        case OPT_PRETTY:
+            pretty = true;
+            break;
+        case 'h':
+            cli_status_usage(stdout);
+            return EXIT_DONE;
+        case ':':
+            return usage_error("status", "option '%s' needs a value", argv[optind - 1]);
+        default:
+            return usage_error("status", "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return usage_error("status", "unexpected argument '%s'", argv[optind]);
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    if (cli_live_control_path("status", control, path, sizeof path) < 0)
+        return EXIT_USAGE;
+    char *reply = malloc(TT_CONTROL_REPLY_MAX);
+    if (!reply) {
+        fprintf(stderr, "tunneltap: status: out of memory\n");
+        return EXIT_FAILED;
+    }
+    int st = request("status", path, "status", reply, TT_CONTROL_REPLY_MAX);
+    if (st == EXIT_DONE) {
+        json_error_t je;
+        json_t *j = json_loads(reply, 0, &je);
+        if (!j) {
+            fprintf(stderr, "tunneltap: status: %s sent a reply that is not JSON: %s\n", path,
+                    je.text);
+            st = EXIT_FAILED;
+        } else {
+            char *text = pretty ? json_dumps(j, JSON_INDENT(2)) : NULL;
+            puts(text ? text : reply);
+            free(text);
+            json_decref(j);
+        }
+    }
+    free(reply);
+    if (fflush(stdout) != 0)
+        st = EXIT_FAILED;
+    return st;
+}

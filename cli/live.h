@@ -1,0 +1,102 @@
+/* live.h - the live subcommands (bridge, capture, mark, status) and what they share.
+ *
+ *   bridge.c       `tunneltap bridge`: forwards between two TUN devices, taps the copies
+ *   livecapture.c  `tunneltap capture`: live libpcap capture into the tap
+ *   ctl.c          `tunneltap mark|status` (control socket clients), and the
+ *                  plumbing the two hosts share: signals, control socket,
+ *                  connection sink, outputs, option values
+ *
+ * The entry points take argv[0] = the subcommand name and return the
+ * process exit status.
+ */
+#ifndef TT_CLI_LIVE_H
+#define TT_CLI_LIVE_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "capture/control.h"
+#include "cli/cli.h"
+#include "tunneltap/tunneltap.h"
+
+/* ---- subcommands ------------------------------------------------------- */
+
+int cli_bridge_main(int argc, char **argv);
+void cli_bridge_usage(FILE *out);
+int cli_capture_main(int argc, char **argv);
+void cli_capture_usage(FILE *out);
+int cli_mark_main(int argc, char **argv);
+void cli_mark_usage(FILE *out);
+int cli_status_main(int argc, char **argv);
+void cli_status_usage(FILE *out);
+
+/* Exit statuses of the live hosts (bridge, capture). */
+enum { CLI_LIVE_EXIT_OK = 0, CLI_LIVE_EXIT_RUNTIME = 1, CLI_LIVE_EXIT_SETUP = 2 };
+
+/* ---- shared by the hosts (ctl.c) ---------------------------------------- */
+
+/* Set (to the signal number) by the SIGINT/SIGTERM handler; nothing else
+ * happens in the handler. */
+extern volatile sig_atomic_t cli_live_stop_signal;
+
+/* Installs the SIGINT/SIGTERM handler, ignores SIGPIPE and blocks SIGINT and
+ * SIGTERM in the calling thread (and so in every thread it starts later,
+ * the tap's included); *wait_mask is the mask to hand ppoll(), which
+ * unblocks them only while it waits: a signal can never slip in between
+ * checking the flag and going to sleep. Returns 0 or -1 (errno set). */
+int cli_live_signals(sigset_t *wait_mask);
+
+/* CLOCK_REALTIME / CLOCK_MONOTONIC in microseconds / milliseconds. */
+uint64_t cli_live_real_us(void);
+uint64_t cli_live_mono_ms(void);
+
+/* The socket path: opt when given, else tt_control_default_path(). Returns
+ * 0, or -1 after printing why (prefix: "tunneltap: CMD: "). */
+int cli_live_control_path(const char *cmd, const char *opt, char *buf, size_t len);
+
+/* Receives every finished connection (on the tap's analysis thread). */
+typedef struct cli_live_sink {
+    cli_summary sum;
+    cli_connbuf buf;
+    bool keep; /* records are kept for --conn-log / --json */
+    bool oom;
+} cli_live_sink;
+
+void cli_live_sink_init(cli_live_sink *k, bool keep);
+void cli_live_sink_free(cli_live_sink *k);
+void cli_live_on_conn(void *ctx, const tt_conn *c);
+/* Log callback: ctx is the command name ("bridge"); warnings and errors go to stderr. */
+void cli_live_on_log(void *ctx, int level, const char *msg);
+
+/* The --conn-log / --json outputs: opened before anything else starts (so
+ * a bad path costs nothing), written after tt_tap_finish. */
+typedef struct cli_live_outputs {
+    const char *cmd;
+    const char *conn_path, *json_path;
+    FILE *conn, *json;
+    time_t opened;
+} cli_live_outputs;
+
+/* Returns 0, or -1 after printing why. */
+int cli_live_outputs_open(cli_live_outputs *o);
+/* Writes the sorted records and closes the outputs. Returns 0, or -1 after
+ * printing why (out of memory, write error). */
+int cli_live_outputs_finish(cli_live_outputs *o, cli_live_sink *k);
+/* Closes whatever is open without writing (error paths). */
+void cli_live_outputs_abort(cli_live_outputs *o);
+/* Where the summary goes: stderr when a log is written to stdout. */
+FILE *cli_live_summary_stream(const cli_live_outputs *o);
+
+/* Option values: seconds (> 0, at most a day), and a byte count with an
+ * optional k/K or m/M suffix (powers of 1024). Return false when invalid. */
+bool cli_live_parse_seconds(const char *s, double *sec);
+bool cli_live_parse_bytes(const char *s, size_t *n);
+
+/* "1.2 kB", "3.4 MB": a short byte count for summaries. */
+void cli_live_bytes_str(uint64_t n, char *buf, size_t len);
+
+#endif

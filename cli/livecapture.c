@@ -1,0 +1,420 @@
+/* livecapture.c - `tunneltap capture`: live libpcap capture into the tap, kernel drops as loss.
+ *
+ * One thread, one ppoll() loop over the capture descriptor and the control
+ * socket; the tap's own thread analyses. Once a second the kernel's drop
+ * counters (ps_drop + ps_ifdrop) are read and every new drop is reported
+ * with tt_tap_note_loss, so a failure judged around it is called uncertain
+ * instead of a broken network.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "capture/live.h"
+#include "cli/live.h"
+
+#define CMD "capture"
+/* Packets handed over per dispatch before the loop looks at the control socket. */
+#define BURST 256
+
+typedef struct capture_opts {
+    const char *iface, *bpf, *control;
+    bool no_control, quiet, no_dpi;
+    int snaplen;
+    double duration;
+    uint32_t udp_ms, syn_ms; /* 0: the analyzer's default */
+} capture_opts;
+
+typedef struct capture {
+    capture_opts o;
+    tt_live *live;
+    tt_tap *tap;
+    tt_producer *prod;
+    tt_control *ctl;
+    char ctl_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    char fatal[TT_ERRBUF_SIZE];
+    int linktype;
+    uint64_t copies_dropped, copies_oversize, cut; /* cut: caplen < len */
+} capture;
+
+void cli_capture_usage(FILE *out)
+{
+    fputs("usage: tunneltap capture -i IFACE [options]\n"
+          "\n"
+          "Captures live traffic on IFACE with libpcap, follows every connection and,\n"
+          "when it stops, says which ones failed. Packets the kernel drops are counted\n"
+          "as capture loss: failures around them are reported as uncertain.\n"
+          "\n"
+          "options:\n"
+          "  -i, --interface IFACE  interface to capture on (link types: RAW, EN10MB,\n"
+          "                      LINUX_SLL/SLL2 for 'any', NULL, LOOP, IPV4/IPV6)\n"
+          "  --bpf EXPR          capture only packets matching this tcpdump filter\n"
+          "  --snaplen N         bytes kept of each packet (default 262144, at least 96)\n"
+          "  --conn-log PATH     at exit, write a Zeek conn.log sorted by ts ('-': stdout)\n"
+          "  --json PATH         at exit, write one JSON object per connection ('-': stdout)\n"
+          "  --control PATH      control socket for 'tunneltap mark|status' (default:\n"
+          "                      $XDG_RUNTIME_DIR/tunneltap.sock, /run/tunneltap/tunneltap.sock\n"
+          "                      for root, else /tmp/tunneltap-UID/tunneltap.sock)\n"
+          "  --no-control        no control socket\n"
+          "  --duration SEC      stop after SEC seconds (default: at SIGINT or SIGTERM)\n"
+          "  --udp-deadline SEC  a UDP or DNS request unanswered after SEC fails (default 5)\n"
+          "  --syn-deadline SEC  a SYN unanswered after SEC fails (default 5)\n"
+          "  --no-dpi            do not identify applications with nDPI\n"
+          "  --quiet             no summary\n"
+          "  -h, --help          this help\n"
+          "\n"
+          "exit status: 0 stopped by SIGINT/SIGTERM or --duration; 1 the capture broke\n"
+          "while running (interface gone), or an output could not be written; 2 usage\n"
+          "error, or the interface, the analyzer or the control socket could not be set up.\n",
+          out);
+}
+
+__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("tunneltap: " CMD ": ", stderr);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\nTry 'tunneltap " CMD " --help'.\n", stderr);
+    return CLI_LIVE_EXIT_SETUP;
+}
+
+enum {
+    OPT_BPF = 256,
+    OPT_SNAPLEN,
+    OPT_CONN_LOG,
+    OPT_JSON,
+    OPT_CONTROL,
+    OPT_NO_CONTROL,
+    OPT_DURATION,
+    OPT_NO_DPI,
+    OPT_UDP_DEADLINE,
+    OPT_SYN_DEADLINE,
+};
+
+static int parse_options(int argc, char **argv, capture_opts *o, cli_live_outputs *out)
+{
+    static const struct option opts[] = {
+        {"interface", required_argument, NULL, 'i'},
+        {"bpf", required_argument, NULL, OPT_BPF},
+        {"snaplen", required_argument, NULL, OPT_SNAPLEN},
+        {"conn-log", required_argument, NULL, OPT_CONN_LOG},
+        {"json", required_argument, NULL, OPT_JSON},
+        {"control", required_argument, NULL, OPT_CONTROL},
+        {"no-control", no_argument, NULL, OPT_NO_CONTROL},
+        {"duration", required_argument, NULL, OPT_DURATION},
+        {"no-dpi", no_argument, NULL, OPT_NO_DPI},
+        {"udp-deadline", required_argument, NULL, OPT_UDP_DEADLINE},
+        {"syn-deadline", required_argument, NULL, OPT_SYN_DEADLINE},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    opterr = 0;
+    optind = 1;
+    int c;
+    while ((c = getopt_long(argc, argv, ":hqi:", opts, NULL)) != -1) {
+        switch (c) {
+        case 'i':
+            o->iface = optarg;
+            break;
+        case OPT_BPF:
+            o->bpf = optarg;
+            break;
+        case OPT_SNAPLEN: {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (end == optarg || *end || errno || v < TT_LIVE_SNAPLEN_MIN ||
+                v > TT_LIVE_SNAPLEN_DEFAULT)
+                return usage_error("--snaplen wants a byte count from %d to %d, not '%s'",
+                                   TT_LIVE_SNAPLEN_MIN, TT_LIVE_SNAPLEN_DEFAULT, optarg);
+            o->snaplen = (int)v;
+            break;
+        }
+        case OPT_CONN_LOG:
+            out->conn_path = optarg;
+            break;
+        case OPT_JSON:
+            out->json_path = optarg;
+            break;
+        case OPT_CONTROL:
+            o->control = optarg;
+            break;
+        case OPT_NO_CONTROL:
+            o->no_control = true;
+            break;
+        case OPT_DURATION:
+            if (!cli_live_parse_seconds(optarg, &o->duration))
+                return usage_error("--duration wants seconds above 0 (at most 86400), not '%s'",
+                                   optarg);
+            break;
+        case OPT_NO_DPI:
+            o->no_dpi = true;
+            break;
+        case OPT_UDP_DEADLINE:
+        case OPT_SYN_DEADLINE: {
+            double sec;
+            if (!cli_live_parse_seconds(optarg, &sec))
+                return usage_error("%s wants seconds above 0 (e.g. 2.5), not '%s'",
+                                   c == OPT_UDP_DEADLINE ? "--udp-deadline" : "--syn-deadline",
+                                   optarg);
+            uint32_t ms = (uint32_t)(sec * 1000.0 + 0.5);
+            *(c == OPT_UDP_DEADLINE ? &o->udp_ms : &o->syn_ms) = ms ? ms : 1;
+            break;
+        }
+        case 'q':
+            o->quiet = true;
+            break;
+        case 'h':
+            cli_capture_usage(stdout);
+            return CLI_LIVE_EXIT_OK;
+        case ':':
+            return usage_error("option '%s' needs a value", argv[optind - 1]);
+        default:
+            if (optopt && optopt < 256)
+                return usage_error("unknown option '-%c'", optopt);
+            return usage_error("unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return usage_error("unexpected argument '%s'", argv[optind]);
+    if (!o->iface)
+        return usage_error("no interface given (-i IFACE)");
+    if (o->control && o->no_control)
+        return usage_error("--control and --no-control contradict each other");
+    if (out->conn_path && out->json_path && strcmp(out->conn_path, "-") == 0 &&
+        strcmp(out->json_path, "-") == 0)
+        return usage_error("--conn-log and --json cannot both write to stdout");
+    return -1;
+}
+
+/* ---- capture loop ------------------------------------------------------ */
+
+static void on_packet(void *ctx, const uint8_t *data, uint32_t caplen, uint32_t len, uint64_t ts_us)
+{
+    capture *k = ctx;
+    if (caplen < len)
+        k->cut++; /* the tap keeps caplen bytes; see docs/bridge.md on --snaplen */
+    int rc = tt_tap_submit(k->prod, data, caplen, k->linktype, TT_DIR_UNKNOWN, ts_us);
+    if (rc == TT_EFULL)
+        k->copies_dropped++;
+    else if (rc == TT_ETOOBIG)
+        k->copies_oversize++;
+}
+
+/* Reports the kernel's new drops since the last check (they happened in the
+ * second before: the tap stamps the loss with the time of this check, and
+ * the analyzer's loss window reaches a second around it). */
+static void report_drops(capture *k)
+{
+    uint64_t n;
+    if (tt_live_new_drops(k->live, &n) == 0 && n)
+        tt_tap_note_loss(k->tap, cli_live_real_us(), n);
+}
+
+static int run_loop(capture *k, const sigset_t *wait_mask)
+{
+    uint64_t start = cli_live_mono_ms(), next_stats = start + 1000;
+    uint64_t stop_at = k->o.duration > 0 ? start + (uint64_t)(k->o.duration * 1000.0 + 0.5) : 0;
+    struct pollfd pfd[1 + TT_CONTROL_MAX_FDS];
+    int status = CLI_LIVE_EXIT_OK;
+    while (!cli_live_stop_signal) {
+        uint64_t now = cli_live_mono_ms();
+        if (stop_at && now >= stop_at)
+            break;
+        if (now >= next_stats) {
+            report_drops(k);
+            next_stats = now + 1000;
+        }
+        uint64_t wait = next_stats - now;
+        if (stop_at && stop_at - now < wait)
+            wait = stop_at - now;
+        pfd[0] = (struct pollfd){.fd = tt_live_fd(k->live), .events = POLLIN};
+        unsigned nctl = k->ctl ? tt_control_pollfds(k->ctl, pfd + 1, TT_CONTROL_MAX_FDS) : 0;
+        struct timespec ts = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000000L};
+        int n = ppoll(pfd, 1 + nctl, &ts, wait_mask);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            snprintf(k->fatal, sizeof k->fatal, "poll: %s", strerror(errno));
+            status = CLI_LIVE_EXIT_RUNTIME;
+            break;
+        }
+        if (pfd[0].revents) {
+            char err[TT_ERRBUF_SIZE];
+            if (tt_live_dispatch(k->live, BURST, on_packet, k, err) < 0) {
+                snprintf(k->fatal, sizeof k->fatal, "%s", err);
+                status = CLI_LIVE_EXIT_RUNTIME;
+                break;
+            }
+        }
+        if (k->ctl)
+            tt_control_dispatch(k->ctl, pfd + 1, nctl);
+    }
+    /* What is still queued in the kernel is part of the run. */
+    if (status == CLI_LIVE_EXIT_OK) {
+        char err[TT_ERRBUF_SIZE];
+        tt_live_dispatch(k->live, -1, on_packet, k, err);
+    }
+    report_drops(k);
+    return status;
+}
+
+/* ---- status and summary ------------------------------------------------ */
+
+static void status_extra(void *ctx, tt_control_json *o)
+{
+    const capture *k = ctx;
+    tt_control_json *c = tt_control_json_object(o, "capture");
+    tt_control_json_str(c, "interface", tt_live_iface(k->live));
+    tt_control_json_str(c, "linktype", tt_live_linktype_name(k->live));
+    tt_control_json_u64(c, "packets", tt_live_packets(k->live));
+    tt_control_json_u64(c, "kernel_drops", tt_live_drops(k->live));
+    tt_control_json_u64(c, "cut_by_snaplen", k->cut);
+    if (k->o.bpf && *k->o.bpf)
+        tt_control_json_str(c, "bpf", k->o.bpf);
+}
+
+static void print_summary(const capture *k, const cli_live_sink *sink, const tt_tap_stats *st,
+                          FILE *out)
+{
+    fprintf(out,
+            "capture: %s: %" PRIu64 " packets captured, %" PRIu64
+            " dropped by the kernel; copies: %" PRIu64 " analysed, %" PRIu64
+            " dropped (ring full), %" PRIu64 " too big for the ring\n",
+            tt_live_iface(k->live), tt_live_packets(k->live), tt_live_drops(k->live), st->analysed,
+            st->dropped_full, st->dropped_oversize);
+    if (k->cut)
+        fprintf(out,
+                "note: %" PRIu64 " packets were longer than --snaplen %d and were analysed "
+                "cut short\n",
+                k->cut, k->o.snaplen ? k->o.snaplen : TT_LIVE_SNAPLEN_DEFAULT);
+    cli_summary_source src = {
+        .command = "tunneltap capture",
+        .name = tt_live_iface(k->live),
+        .linktype = tt_live_linktype_name(k->live),
+        .records = tt_live_packets(k->live),
+        .matched = tt_live_packets(k->live),
+        .bpf = k->o.bpf && *k->o.bpf ? k->o.bpf : NULL,
+        .stopped = k->fatal[0] ? k->fatal : NULL,
+    };
+    cli_summary_print(&sink->sum, &src, &st->analyzer, out);
+}
+
+/* ---- the subcommand ---------------------------------------------------- */
+
+int cli_capture_main(int argc, char **argv)
+{
+    capture *k = calloc(1, sizeof *k);
+    if (!k) {
+        fprintf(stderr, "tunneltap: " CMD ": out of memory\n");
+        return CLI_LIVE_EXIT_RUNTIME;
+    }
+    cli_live_outputs out = {.cmd = CMD};
+    int status = parse_options(argc, argv, &k->o, &out);
+    if (status >= 0) {
+        free(k);
+        return status;
+    }
+    cli_live_sink sink;
+    cli_live_sink_init(&sink, out.conn_path || out.json_path);
+    char err[TT_ERRBUF_SIZE] = "";
+    sigset_t wait_mask;
+    status = CLI_LIVE_EXIT_SETUP;
+
+    if (cli_live_signals(&wait_mask) < 0) {
+        fprintf(stderr, "tunneltap: " CMD ": cannot set up signals: %s\n", strerror(errno));
+        goto out;
+    }
+    if (!k->o.no_control &&
+        cli_live_control_path(CMD, k->o.control, k->ctl_path, sizeof k->ctl_path) < 0)
+        goto out;
+    int rc = tt_live_open(&k->live, k->o.iface, k->o.snaplen, k->o.bpf, err);
+    if (rc < 0) {
+        fprintf(stderr, "tunneltap: " CMD ": %s\n", err);
+        goto out;
+    }
+    if (tt_live_warning(k->live))
+        fprintf(stderr, "tunneltap: " CMD ": warning: %s\n", tt_live_warning(k->live));
+    k->linktype = tt_live_linktype(k->live);
+    if (cli_live_outputs_open(&out) < 0)
+        goto out;
+
+    tt_tap_config cfg;
+    tt_tap_config_init(&cfg);
+    cfg.max_producers = 1;
+    cfg.memory_budget = 0; /* a Linux host: no hard cap */
+    cfg.own_thread = true;
+    cfg.live_clock = true;
+    cfg.analyzer.enable_dpi = !k->o.no_dpi;
+    if (k->o.udp_ms)
+        cfg.analyzer.udp_reply_deadline_ms = cfg.analyzer.dns_reply_deadline_ms = k->o.udp_ms;
+    if (k->o.syn_ms)
+        cfg.analyzer.tcp_attempt_deadline_ms = k->o.syn_ms;
+    cfg.analyzer.on_conn = cli_live_on_conn;
+    cfg.analyzer.conn_ctx = &sink;
+    cfg.analyzer.log = cli_live_on_log;
+    cfg.analyzer.log_ctx = (void *)CMD;
+    if ((rc = tt_tap_open(&k->tap, &cfg, err)) < 0) {
+        fprintf(stderr, "tunneltap: " CMD ": cannot start the analyzer: %s\n",
+                err[0] ? err : tt_strerror(rc));
+        goto out;
+    }
+    if ((rc = tt_tap_producer_open(k->tap, &k->prod)) < 0) {
+        fprintf(stderr, "tunneltap: " CMD ": cannot open a copy ring: %s\n", tt_strerror(rc));
+        goto out;
+    }
+    if (!k->o.no_control) {
+        tt_control_config cc = {
+            .path = k->ctl_path,
+            .tap = k->tap,
+            .role = CMD,
+            .status = status_extra,
+            .status_ctx = k,
+        };
+        if ((rc = tt_control_open(&k->ctl, &cc, err)) < 0) {
+            fprintf(stderr, "tunneltap: " CMD ": %s (or use --no-control)\n", err);
+            goto out;
+        }
+        fprintf(stderr, "tunneltap: " CMD ": control socket %s\n", k->ctl_path);
+    }
+    fprintf(stderr, "tunneltap: " CMD ": listening on %s (%s)%s%s%s\n", k->o.iface,
+            tt_live_linktype_name(k->live), k->o.bpf ? ", filter '" : "", k->o.bpf ? k->o.bpf : "",
+            k->o.bpf ? "'" : "");
+    fflush(stderr);
+
+    status = run_loop(k, &wait_mask);
+    if (k->fatal[0])
+        fprintf(stderr, "tunneltap: " CMD ": %s: stopping\n", k->fatal);
+    tt_control_close(k->ctl);
+    k->ctl = NULL;
+
+    tt_tap_finish(k->tap);
+    tt_tap_stats st;
+    tt_tap_get_stats(k->tap, &st);
+    if (cli_live_outputs_finish(&out, &sink) < 0)
+        status = CLI_LIVE_EXIT_RUNTIME;
+    if (!k->o.quiet) {
+        FILE *s = cli_live_summary_stream(&out);
+        print_summary(k, &sink, &st, s);
+        fflush(s);
+    }
+
+out:
+    tt_control_close(k->ctl);
+    cli_live_outputs_abort(&out);
+    if (k->tap)
+        tt_tap_close(k->tap);
+    tt_live_close(k->live);
+    cli_live_sink_free(&sink);
+    free(k);
+    return status;
+}

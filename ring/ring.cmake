@@ -1,0 +1,27 @@
+# ring.cmake - the SPSC packet ring (tt_ring) and its benchmark (ring_bench).
+add_library(tt_ring STATIC ${CMAKE_CURRENT_LIST_DIR}/ring.c)
+target_include_directories(tt_ring PUBLIC ${CMAKE_SOURCE_DIR}/include PRIVATE ${CMAKE_SOURCE_DIR})
+target_compile_definitions(tt_ring PRIVATE TT_BUILDING_LIBRARY _GNU_SOURCE)
+target_link_libraries(tt_ring PUBLIC Threads::Threads)
+tt_warnings(tt_ring)
+
+# Benchmark (not a test): bench/ring.sh runs it. Compares against ck_ring when
+# Concurrency Kit (libck-dev) is installed, and builds without it otherwise.
+pkg_check_modules(CK IMPORTED_TARGET ck)
+add_executable(ring_bench ${CMAKE_SOURCE_DIR}/bench/ring_bench.c)
+target_include_directories(ring_bench PRIVATE ${CMAKE_SOURCE_DIR})
+target_compile_definitions(ring_bench PRIVATE _GNU_SOURCE)
+target_link_libraries(ring_bench PRIVATE tt_ring Threads::Threads)
+if(TARGET PkgConfig::CK)
+  target_compile_definitions(ring_bench PRIVATE TT_BENCH_HAVE_CK=1)
+  target_link_libraries(ring_bench PRIVATE PkgConfig::CK)
+else()
+  find_library(TT_CK_LIB ck)
+  find_path(TT_CK_INCLUDE ck_ring.h)
+  if(TT_CK_LIB AND TT_CK_INCLUDE)
+    target_compile_definitions(ring_bench PRIVATE TT_BENCH_HAVE_CK=1)
+    target_include_directories(ring_bench SYSTEM PRIVATE ${TT_CK_INCLUDE})
+    target_link_libraries(ring_bench PRIVATE ${TT_CK_LIB})
+  endif()
+endif()
+tt_warnings(ring_bench)
