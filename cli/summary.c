@@ -536,10 +536,11 @@ void cli_summary_print(const cli_summary *s, const cli_summary_source *src,
          * wrong checksums, and ignoring those packets fakes failures. */
         uint64_t bad = st->events[TT_EV_TCP_CHECKSUM_BAD] + st->events[TT_EV_UDP_CHECKSUM_BAD];
         if (bad && (bad * 20 >= st->ip_packets || s->failed))
-            fprintf(out,
-                    "note: %" PRIu64 " of %" PRIu64 " IP packets had bad TCP/UDP checksums and "
-                    "were ignored (checksum offload, or an edited capture?): drop --verify-checksums\n",
-                    bad, st->ip_packets);
+            fprintf(
+                out,
+                "note: %" PRIu64 " of %" PRIu64 " IP packets had bad TCP/UDP checksums and "
+                "were ignored (checksum offload, or an edited capture?): drop --verify-checksums\n",
+                bad, st->ip_packets);
     }
 
     char verdict[512];
