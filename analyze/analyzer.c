@@ -710,8 +710,8 @@ static void track(tt_analyzer *a, tt__pkt *p, uint64_t now, bool bad_checksum)
             if (p->udp_len_bad)
                 f->flags |= TT__F_MALFORMED;
             f->u.d.bytes[side] += p->payload_len;
-            if (p->payload_len > 0)
-                tt__hist_check(f, 0x10u, 'D', is_orig);
+            /* Zeek marks every datagram, empty ones too (HIST_*_DATA_PKT). */
+            tt__hist_check(f, 0x10u, 'D', is_orig);
             if (is_orig && f->pkts[0] == 1) {
                 bool dns = p->dport == 53 || p->dport == 5353 || tt__dpi_is_dns(f->dpi_proto);
                 judge_queue(a, idx, dns ? TT__JQ_DNS : TT__JQ_UDP, now);
