@@ -369,6 +369,13 @@ static tt__dec decode_l4(tt__cursor *c, tt__pkt *pkt, uint64_t *events)
         /* IP-in-IP: the inner packet is the flow (as Zeek decapsulates it). */
         if (pkt->tunnel_depth >= 2) {
             EV(IP_TUNNEL_TOO_DEEP);
+        } else if (l4_len >= 20 && !tt__cur_has(c, 1)) {
+            /* the inner header was cut: the flow is unknown, not "proto 41" */
+            if (pkt->proto == 4)
+                EV(IPV4_TRUNCATED);
+            else
+                EV(IPV6_TRUNCATED);
+            return TT__DEC_TRUNCATED;
         } else if (tt__cur_has(c, 1) && (c->p[0] >> 4) == (pkt->proto == 4 ? 4 : 6)) {
             tt__cursor in;
             uint8_t depth = (uint8_t)(pkt->tunnel_depth + 1);

@@ -518,6 +518,17 @@ int tt_tap_finish(tt_tap *t)
 {
     if (atomic_load_explicit(&t->finished, memory_order_acquire))
         return 0;
+    if (t->thread_started) {
+        /* The analysis thread drains every ring and exits (it is the rings'
+         * only consumer until then); this thread finishes the work. S1:
+         * release pairs with the acquire in submit and the thread loop. */
+        atomic_store_explicit(&t->closing, true, memory_order_release);
+        unsigned np = atomic_load_explicit(&t->nprod, memory_order_acquire);
+        for (unsigned i = 0; i < np; i++)
+            tt_ring_wake_consumer(t->prod[i]->ring);
+        pthread_join(t->thread, NULL);
+        t->thread_started = false;
+    }
     pthread_mutex_lock(&t->consume_lock);
     while (consume_once(t, 0) > 0) {
     }

@@ -2,7 +2,9 @@
  *
  *   dash_agg.c     the judge-hook aggregator (analysis thread, under a mutex)
  *                  and the rows the panels show (host thread)
- *   dash_panels.c  layout and drawing (ncurses)
+ *   dash_panels.c  layout and the panels (ncurses)
+ *   dash_text.c    drawing primitives: styles, a clipping pen, numbers
+ *   dash_keys.c    keys, the prompts, markers
  *   dashboard.c    lifecycle, terminal, keys, snapshots, pacing
  */
 #ifndef TT_CLI_DASH_INT_H
@@ -177,11 +179,51 @@ enum {
     DASH_PAIR_DIM
 };
 
+/* ---- drawing primitives (dash_text.c) --------------------------------- */
+
+enum { ST_NORMAL, ST_BAD, ST_GOOD, ST_WARN, ST_TITLE, ST_BANNER, ST_MARK, ST_DIM, ST_BOLD, ST_BAR };
+
+typedef struct rect {
+    int y, x, h, w;
+} rect;
+
+/* A cursor on one row that never writes past `end` (exclusive). */
+typedef struct pen {
+    const cli_dashboard *d;
+    int y, x, end;
+    bool cut;
+} pen;
+
+void dash_style(const cli_dashboard *d, int st);
+int dash_text_width(const cli_dashboard *d, const char *s, size_t n);
+pen dash_pen_at(const cli_dashboard *d, int y, int x, int w);
+void dash_put_char(const cli_dashboard *d, int y, int x, uint32_t c);
+void dash_pen_putn(pen *p, int st, const char *s, size_t n);
+void dash_pen_put(pen *p, int st, const char *s);
+void dash_pen_printf(pen *p, int st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void dash_pen_fill(pen *p, int st, uint32_t c); /* the rest of the row */
+void dash_pen_tab(pen *p, int x0, int col);     /* to column col of a row starting at x0 */
+void dash_pen_right(pen *p, int st, int w, const char *s); /* right-aligned in w columns */
+void dash_fmt_count(uint64_t v, char *buf, size_t len);    /* 12345, 123.4k, 1.2M */
+void dash_fmt_rate(double v, char *buf, size_t len);
+void dash_fmt_bytes(uint64_t v, char *buf, size_t len); /* 27.1 kB */
+void dash_fmt_hms(uint64_t us, char *buf, size_t len);  /* HH:MM:SS UTC */
+void dash_title(const cli_dashboard *d, rect r, const char *name, const char *note);
+uint32_t dash_block(const cli_dashboard *d, int level); /* sparkline glyph, level 0..7 */
+int dash_wrapped(const cli_dashboard *d, int y, int x, int w, int maxrows, int st, const char *s);
+
 /* dash_panels.c: draws the whole screen from d->v (and the input line). */
 void dash_draw(cli_dashboard *d);
 
 /* dashboard.c */
 uint64_t dash_mono_ms(void);
+/* Shows a footer message for a few seconds. */
+void dash_message(cli_dashboard *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Takes a fresh snapshot of everything the panels show (into d->v). */
+void dash_refresh_view(cli_dashboard *d);
+
+/* dash_keys.c: reads and handles every pending key (never blocks). */
+void dash_read_keys(cli_dashboard *d);
 const char *dash_sort_name(int sort);
 bool dash_stderr_pending(const cli_dashboard *d); /* stderr output held until close */
 

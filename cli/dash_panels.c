@@ -1,10 +1,7 @@
 /* dash_panels.c - the dashboard's layout and panels, drawn with ncursesw from a snapshot.
  *
- * Every panel is a rectangle: a title row, then content rows. Text goes
- * through a "pen" that knows its row's right edge: it never wraps, it cuts
- * with an ellipsis, and it turns control characters into '?'. In a locale
- * that is not UTF-8 the block characters and the few non-ASCII characters
- * of the alert messages have ASCII stand-ins.
+ * Every panel is a rectangle: a title row, then content rows, drawn with
+ * the pen of dash_text.c.
  *
  * Layout: at 120 columns or more, traffic / verdicts / timeline / alerts on
  * the left and services / destinations on the right; below that, stacked,
@@ -25,278 +22,7 @@
 #include <time.h>
 #include <wchar.h>
 
-enum { ST_NORMAL, ST_BAD, ST_GOOD, ST_WARN, ST_TITLE, ST_BANNER, ST_MARK, ST_DIM, ST_BOLD, ST_BAR };
-
-static void set_style(const cli_dashboard *d, int st)
-{
-    attr_t a = A_NORMAL;
-    short pair = 0;
-    if (d->color) {
-        switch (st) {
-        case ST_BAD:
-            a = A_BOLD, pair = DASH_PAIR_BAD;
-            break;
-        case ST_GOOD:
-            pair = DASH_PAIR_GOOD;
-            break;
-        case ST_WARN:
-            pair = DASH_PAIR_WARN;
-            break;
-        case ST_TITLE:
-            a = A_BOLD, pair = DASH_PAIR_TITLE;
-            break;
-        case ST_BANNER:
-            a = A_BOLD, pair = DASH_PAIR_BANNER;
-            break;
-        case ST_MARK:
-            a = A_BOLD, pair = DASH_PAIR_MARK;
-            break;
-        case ST_DIM:
-            pair = DASH_PAIR_DIM;
-            break;
-        case ST_BOLD:
-            a = A_BOLD;
-            break;
-        case ST_BAR:
-            a = A_REVERSE;
-            break;
-        default:
-            break;
-        }
-    } else {
-        switch (st) {
-        case ST_BAD:
-        case ST_WARN:
-        case ST_TITLE:
-        case ST_MARK:
-        case ST_BOLD:
-            a = A_BOLD;
-            break;
-        case ST_BANNER:
-            a = A_REVERSE | A_BOLD;
-            break;
-        case ST_BAR:
-            a = A_REVERSE;
-            break;
-        default:
-            break;
-        }
-    }
-    attr_set(a, pair, NULL);
-}
-
-/* ---- text -------------------------------------------------------------- */
-
-/* Decodes one UTF-8 character (U+FFFD for a bad sequence) and advances. */
-static uint32_t utf8_next(const char **sp, const char *end)
-{
-    const unsigned char *s = (const unsigned char *)*sp;
-    const unsigned char *e = (const unsigned char *)end;
-    uint32_t c = s[0];
-    size_t n = c < 0x80             ? 1
-               : (c & 0xe0) == 0xc0 ? 2
-               : (c & 0xf0) == 0xe0 ? 3
-               : (c & 0xf8) == 0xf0 ? 4
-                                    : 0;
-    if (n == 0 || n > (size_t)(e - s)) {
-        *sp += 1;
-        return 0xfffd;
-    }
-    if (n > 1) {
-        c &= 0x3fu >> (n - 1);
-        for (size_t i = 1; i < n; i++) {
-            if ((s[i] & 0xc0) != 0x80) {
-                *sp += 1;
-                return 0xfffd;
-            }
-            c = (c << 6) | (s[i] & 0x3fu);
-        }
-    }
-    *sp += n;
-    return c;
-}
-
-/* The character as drawn, and its width in columns (0: skip it). */
-static uint32_t shown(const cli_dashboard *d, uint32_t c, int *w)
-{
-    *w = 1;
-    if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0))
-        return '?';
-    if (c < 0x80)
-        return c;
-    if (d->utf8) {
-        int cw = wcwidth((wchar_t)c);
-        if (cw < 0)
-            return '?';
-        *w = cw;
-        return c;
-    }
-    switch (c) {
-    case 0x2014: /* em dash */
-    case 0x2013:
-    case 0x2500:
-        return '-';
-    case 0x2192:
-        return '>';
-    case 0x2026:
-        return '~';
-    case 0x25bc:
-        return 'v';
-    case 0x00b7:
-        return '.';
-    default:
-        return '?';
-    }
-}
-
-static int text_width(const cli_dashboard *d, const char *s, size_t n)
-{
-    const char *end = s + n;
-    int w = 0;
-    while (s < end) {
-        int cw;
-        shown(d, utf8_next(&s, end), &cw);
-        w += cw;
-    }
-    return w;
-}
-
-/* A cursor on one row that never writes past `end` (exclusive). */
-typedef struct pen {
-    const cli_dashboard *d;
-    int y, x, end;
-    bool cut;
-} pen;
-
-static pen pen_at(const cli_dashboard *d, int y, int x, int w)
-{
-    pen p = {d, y, x, x + (w > 0 ? w : 0), false};
-    return p;
-}
-
-static void put_char(const cli_dashboard *d, int y, int x, uint32_t c)
-{
-    if (c < 0x80) {
-        mvaddch(y, x, (chtype)c);
-    } else {
-        wchar_t wc = (wchar_t)c;
-        (void)d;
-        mvaddnwstr(y, x, &wc, 1);
-    }
-}
-
-static void pen_putn(pen *p, int st, const char *s, size_t n)
-{
-    const char *end = s + n;
-    set_style(p->d, st);
-    while (s < end && !p->cut) {
-        int w;
-        uint32_t c = shown(p->d, utf8_next(&s, end), &w);
-        if (w == 0)
-            continue;
-        if (p->x + w > p->end) {
-            if (p->end > 0)
-                put_char(p->d, p->y, p->end - 1, p->d->utf8 ? 0x2026 : '~');
-            p->cut = true;
-            break;
-        }
-        put_char(p->d, p->y, p->x, c);
-        p->x += w;
-    }
-}
-
-static void pen_put(pen *p, int st, const char *s)
-{
-    pen_putn(p, st, s, strlen(s));
-}
-
-static void pen_printf(pen *p, int st, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void pen_printf(pen *p, int st, const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    pen_put(p, st, buf);
-}
-
-/* Fills the rest of the row with c (a rule or spaces). */
-static void pen_fill(pen *p, int st, uint32_t c)
-{
-    set_style(p->d, st);
-    for (; p->x < p->end; p->x++)
-        put_char(p->d, p->y, p->x, c);
-}
-
-/* Moves to column x (relative to the row's start), padding with spaces. */
-static void pen_tab(pen *p, int x0, int col)
-{
-    set_style(p->d, ST_NORMAL);
-    while (p->x < x0 + col && p->x < p->end)
-        put_char(p->d, p->y, p->x++, ' ');
-}
-
-/* Draws s right-aligned in a field of width w starting at the pen. */
-static void pen_right(pen *p, int st, int w, const char *s)
-{
-    int tw = text_width(p->d, s, strlen(s));
-    int x0 = p->x;
-    pen_tab(p, x0, w - tw > 0 ? w - tw : 0);
-    pen_put(p, st, s);
-}
-
-/* ---- numbers and times ------------------------------------------------- */
-
-static void fmt_count(uint64_t v, char *buf, size_t len)
-{
-    if (v < 100000)
-        snprintf(buf, len, "%" PRIu64, v);
-    else if (v < 999950)
-        snprintf(buf, len, "%.1fk", (double)v / 1e3);
-    else if (v < 999950000ull)
-        snprintf(buf, len, "%.1fM", (double)v / 1e6);
-    else
-        snprintf(buf, len, "%.1fG", (double)v / 1e9);
-}
-
-static void fmt_rate(double v, char *buf, size_t len)
-{
-    if (v < 1000)
-        snprintf(buf, len, "%.0f", v);
-    else if (v < 1e6)
-        snprintf(buf, len, "%.1fk", v / 1e3);
-    else if (v < 1e9)
-        snprintf(buf, len, "%.1fM", v / 1e6);
-    else
-        snprintf(buf, len, "%.1fG", v / 1e9);
-}
-
-static void fmt_bytes(uint64_t v, char *buf, size_t len)
-{
-    if (v < 1000)
-        snprintf(buf, len, "%" PRIu64 " B", v);
-    else if (v < 1000000)
-        snprintf(buf, len, "%.1f kB", (double)v / 1e3);
-    else if (v < 1000000000)
-        snprintf(buf, len, "%.1f MB", (double)v / 1e6);
-    else
-        snprintf(buf, len, "%.1f GB", (double)v / 1e9);
-}
-
-static void fmt_hms(uint64_t us, char *buf, size_t len)
-{
-    time_t t = (time_t)(us / 1000000u);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, len, "%H:%M:%S", &tm);
-}
-
 /* ---- layout ------------------------------------------------------------ */
-
-typedef struct rect {
-    int y, x, h, w;
-} rect;
 
 typedef struct layout {
     bool too_small;
@@ -344,32 +70,7 @@ static void compute_layout(int rows, int cols, layout *L)
     }
 }
 
-/* Title row: the name, a note, a rule to the right edge. */
-static void draw_title(const cli_dashboard *d, rect r, const char *name, const char *note)
-{
-    if (r.h < 1)
-        return;
-    pen p = pen_at(d, r.y, r.x, r.w);
-    pen_put(&p, ST_TITLE, name);
-    if (note && *note) {
-        pen_put(&p, ST_DIM, " ");
-        pen_put(&p, ST_DIM, note);
-    }
-    pen_put(&p, ST_DIM, " ");
-    pen_fill(&p, ST_DIM, d->utf8 ? 0x2500 : '-');
-}
-
 /* ---- sparklines -------------------------------------------------------- */
-
-static uint32_t block(const cli_dashboard *d, int level)
-{
-    static const char ascii[] = "_.-~=+*#";
-    if (level < 0)
-        level = 0;
-    if (level > 7)
-        level = 7;
-    return d->utf8 ? 0x2581u + (uint32_t)level : (uint32_t)ascii[level];
-}
 
 /* The newest `w` bins of a rate ring, right-aligned. Returns the newest value. */
 static double draw_rate_spark(const cli_dashboard *d, pen *p, const dash_rate *r, bool bytes)
@@ -386,14 +87,14 @@ static double draw_rate_spark(const cli_dashboard *d, pen *p, const dash_rate *r
             max = v;
     }
     int x0 = p->x + w - (int)shown_n;
-    set_style(d, ST_GOOD);
+    dash_style(d, ST_GOOD);
     for (unsigned i = 0; i < shown_n; i++) {
         unsigned k = (r->head + DASH_RATE_N - shown_n + i) % DASH_RATE_N;
         double v = bytes ? r->by[k] : r->pk[k];
         if (v <= 0 || max <= 0)
             continue;
         int level = (int)(v / max * 8.0 + 0.999) - 1;
-        put_char(d, p->y, x0 + (int)i, block(d, level));
+        dash_put_char(d, p->y, x0 + (int)i, dash_block(d, level));
     }
     p->x = p->end;
     unsigned newest = (r->head + DASH_RATE_N - 1) % DASH_RATE_N;
@@ -407,20 +108,20 @@ static void draw_traffic(const cli_dashboard *d, rect r)
     const dash_view *v = &d->v;
     const tt_analyzer_stats *a = &v->st.analyzer;
     char pk[24], by[24], fl[24], act[24], note[160];
-    fmt_count(a->packets, pk, sizeof pk);
-    fmt_bytes(a->bytes, by, sizeof by);
-    fmt_count(a->flows_created, fl, sizeof fl);
-    fmt_count(a->flows_active, act, sizeof act);
+    dash_fmt_count(a->packets, pk, sizeof pk);
+    dash_fmt_bytes(a->bytes, by, sizeof by);
+    dash_fmt_count(a->flows_created, fl, sizeof fl);
+    dash_fmt_count(a->flows_active, act, sizeof act);
     snprintf(note, sizeof note, "%s packets, %s, %s flows (%s active)", pk, by, fl, act);
-    draw_title(d, r, "Traffic", note);
+    dash_title(d, r, "Traffic", note);
     for (int row = 0; row < 2 && row + 1 < r.h; row++) {
-        pen p = pen_at(d, r.y + 1 + row, r.x, r.w);
-        pen_put(&p, ST_NORMAL, row ? " bytes/s   " : " packets/s ");
-        pen ps = pen_at(d, p.y, r.x + 20, r.w - 20);
+        pen p = dash_pen_at(d, r.y + 1 + row, r.x, r.w);
+        dash_pen_put(&p, ST_NORMAL, row ? " bytes/s   " : " packets/s ");
+        pen ps = dash_pen_at(d, p.y, r.x + 20, r.w - 20);
         double now = draw_rate_spark(d, &ps, &v->rate, row == 1);
         char val[24];
-        fmt_rate(now, val, sizeof val);
-        pen_right(&p, ST_BOLD, 8, val);
+        dash_fmt_rate(now, val, sizeof val);
+        dash_pen_right(&p, ST_BOLD, 8, val);
     }
     if (r.h < 4)
         return;
@@ -428,19 +129,19 @@ static void draw_traffic(const cli_dashboard *d, rect r)
     uint64_t drops = s->dropped_full + s->dropped_oversize, loss = a->loss_reported;
     double fill = s->ring_capacity ? 100.0 * (double)s->ring_used / (double)s->ring_capacity : 0;
     char inf[24], dr[24], lo[24];
-    fmt_count(s->in_flight, inf, sizeof inf);
-    fmt_count(drops, dr, sizeof dr);
-    fmt_count(loss, lo, sizeof lo);
-    pen p = pen_at(d, r.y + 3, r.x, r.w);
-    pen_put(&p, ST_NORMAL, " ring ");
-    pen_printf(&p, fill >= 90 ? ST_BAD : fill >= 50 ? ST_WARN : ST_NORMAL, "%.1f%%", fill);
-    pen_printf(&p, ST_NORMAL, "  in flight %s  copies dropped ", inf);
-    pen_put(&p, drops ? ST_BAD : ST_NORMAL, dr);
-    pen_put(&p, ST_NORMAL, "  capture drops ");
-    pen_put(&p, loss ? ST_BAD : ST_NORMAL, lo);
+    dash_fmt_count(s->in_flight, inf, sizeof inf);
+    dash_fmt_count(drops, dr, sizeof dr);
+    dash_fmt_count(loss, lo, sizeof lo);
+    pen p = dash_pen_at(d, r.y + 3, r.x, r.w);
+    dash_pen_put(&p, ST_NORMAL, " ring ");
+    dash_pen_printf(&p, fill >= 90 ? ST_BAD : fill >= 50 ? ST_WARN : ST_NORMAL, "%.1f%%", fill);
+    dash_pen_printf(&p, ST_NORMAL, "  in flight %s  copies dropped ", inf);
+    dash_pen_put(&p, drops ? ST_BAD : ST_NORMAL, dr);
+    dash_pen_put(&p, ST_NORMAL, "  capture drops ");
+    dash_pen_put(&p, loss ? ST_BAD : ST_NORMAL, lo);
     if (drops || loss) {
-        pen_put(&p, ST_NORMAL, "  ");
-        pen_put(&p, ST_BANNER, " EVIDENCE INCOMPLETE: failures near drops are uncertain ");
+        dash_pen_put(&p, ST_NORMAL, "  ");
+        dash_pen_put(&p, ST_BANNER, " EVIDENCE INCOMPLETE: failures near drops are uncertain ");
     }
 }
 
@@ -458,19 +159,19 @@ static void draw_verdicts(const cli_dashboard *d, rect r)
                      d->v.st.analyzer.by_verdict[TT_VERDICT_PENDING]);
     if (other && n > 0 && (size_t)n < sizeof note)
         snprintf(note + n, sizeof note - (size_t)n, ", %" PRIu64 " other protocols", other);
-    draw_title(d, r, "Flows by verdict", note);
+    dash_title(d, r, "Flows by verdict", note);
     for (int i = 0; i < 3 && i + 1 < r.h; i++) {
         int pc = proto_rows[i];
         uint64_t total = 0;
         for (int v = 0; v < TT_VERDICT_COUNT; v++)
             total += s->count[pc][v];
-        pen p = pen_at(d, r.y + 1 + i, r.x, r.w);
-        pen_put(&p, ST_BOLD, proto_labels[i]);
+        pen p = dash_pen_at(d, r.y + 1 + i, r.x, r.w);
+        dash_pen_put(&p, ST_BOLD, proto_labels[i]);
         char t[24];
-        fmt_count(total, t, sizeof t);
-        pen_right(&p, ST_NORMAL, 7, t);
+        dash_fmt_count(total, t, sizeof t);
+        dash_pen_right(&p, ST_NORMAL, 7, t);
         if (!total) {
-            pen_put(&p, ST_DIM, "  -");
+            dash_pen_put(&p, ST_DIM, "  -");
             continue;
         }
         for (int v = 1; v < TT_VERDICT_COUNT; v++) {
@@ -478,10 +179,10 @@ static void draw_verdicts(const cli_dashboard *d, rect r)
             if (!c)
                 continue;
             bool fail = tt_verdict_is_failure((tt_verdict)v);
-            pen_printf(&p, fail ? ST_BAD : ST_GOOD, "  %s %" PRIu64, tt_verdict_name((tt_verdict)v),
-                       c);
+            dash_pen_printf(&p, fail ? ST_BAD : ST_GOOD, "  %s %" PRIu64,
+                            tt_verdict_name((tt_verdict)v), c);
             if (s->uncertain[pc][v])
-                pen_printf(&p, ST_WARN, " (%" PRIu64 " uncertain)", s->uncertain[pc][v]);
+                dash_pen_printf(&p, ST_WARN, " (%" PRIu64 " uncertain)", s->uncertain[pc][v]);
         }
     }
 }
@@ -517,58 +218,59 @@ static void draw_timeline(const cli_dashboard *d, rect r)
     if (n > 0 && (size_t)n < sizeof note)
         snprintf(note + n, sizeof note - (size_t)n, ", %u marker%s", v->nmarks,
                  v->nmarks == 1 ? "" : "s");
-    draw_title(d, r, "Timeline", note);
+    dash_title(d, r, "Timeline", note);
     if (r.h < 2)
         return;
 
     /* markers row: a glyph at each marker's second, the newest one's label */
-    pen p = pen_at(d, r.y + 1, r.x, r.w);
-    pen_put(&p, ST_DIM, " markers");
+    pen p = dash_pen_at(d, r.y + 1, r.x, r.w);
+    dash_pen_put(&p, ST_DIM, " markers");
     int x0 = r.x + label_w, last_col = -1;
     for (unsigned i = 0; i < v->nalerts; i++) {
         const tt_alert *a = &v->alerts[i];
         int c = a->has_marker || a->recovery ? -1 : tl_col(a->ts_us, t0, k, ncols);
         if (c >= 0 && c < W) {
-            set_style(d, ST_BAD);
-            put_char(d, p.y, x0 + c, d->utf8 ? 0x25c6 : '*'); /* change found without a marker */
+            dash_style(d, ST_BAD);
+            dash_put_char(d, p.y, x0 + c,
+                          d->utf8 ? 0x25c6 : '*'); /* change found without a marker */
         }
     }
     for (unsigned i = 0; i < v->nmarks; i++) {
         int c = tl_col(v->marks[i].ts_us, t0, k, ncols);
         if (c >= 0 && c < W) {
-            set_style(d, ST_MARK);
-            put_char(d, p.y, x0 + c, d->utf8 ? 0x25bc : 'v');
+            dash_style(d, ST_MARK);
+            dash_put_char(d, p.y, x0 + c, d->utf8 ? 0x25bc : 'v');
             if (&v->marks[i] == last)
                 last_col = c;
         }
     }
     if (last) {
         char lab[TT_MARK_LABEL_MAX + 16], hms[16];
-        fmt_hms(last->ts_us, hms, sizeof hms);
+        dash_fmt_hms(last->ts_us, hms, sizeof hms);
         snprintf(lab, sizeof lab, "%s %s", hms, last->label);
-        int lw = text_width(d, lab, strlen(lab));
+        int lw = dash_text_width(d, lab, strlen(lab));
         int room_right = W - (last_col + 2);
         if (lw > room_right && lw > last_col - 1) { /* the label alone, then */
             snprintf(lab, sizeof lab, "%s", last->label);
-            lw = text_width(d, lab, strlen(lab));
+            lw = dash_text_width(d, lab, strlen(lab));
         }
         pen lp;
         if (last_col >= 0 && room_right >= lw)
-            lp = pen_at(d, p.y, x0 + last_col + 2, room_right);
+            lp = dash_pen_at(d, p.y, x0 + last_col + 2, room_right);
         else if (last_col >= 0 && last_col - 1 >= lw)
-            lp = pen_at(d, p.y, x0 + last_col - 1 - lw, lw);
+            lp = dash_pen_at(d, p.y, x0 + last_col - 1 - lw, lw);
         else if (last_col >= 0 && room_right >= last_col - 1)
-            lp = pen_at(d, p.y, x0 + last_col + 2, room_right);
+            lp = dash_pen_at(d, p.y, x0 + last_col + 2, room_right);
         else if (last_col >= 0)
-            lp = pen_at(d, p.y, x0, last_col - 1);
+            lp = dash_pen_at(d, p.y, x0, last_col - 1);
         else
-            lp = pen_at(d, p.y, x0, W); /* outside the timeline: the label alone */
-        pen_put(&lp, ST_MARK, lab);
+            lp = dash_pen_at(d, p.y, x0, W); /* outside the timeline: the label alone */
+        dash_pen_put(&lp, ST_MARK, lab);
     }
 
     for (int row = 0; row < 2 && row + 2 < r.h; row++) {
-        pen q = pen_at(d, r.y + 2 + row, r.x, r.w);
-        pen_put(&q, ST_NORMAL, row ? " TCP completed" : " UDP answered");
+        pen q = dash_pen_at(d, r.y + 2 + row, r.x, r.w);
+        dash_pen_put(&q, ST_NORMAL, row ? " TCP completed" : " UDP answered");
         double lastrate = -1;
         for (int c = 0; c < ncols && c < W; c++) {
             uint64_t ok = 0, judged = 0;
@@ -584,18 +286,18 @@ static void draw_timeline(const cli_dashboard *d, rect r)
                 continue;
             double rate = (double)ok / (double)judged;
             lastrate = rate;
-            set_style(d, rate >= 0.9 ? ST_GOOD : rate >= 0.5 ? ST_WARN : ST_BAD);
-            put_char(d, q.y, x0 + c, block(d, (int)(rate * 7.0 + 0.5)));
+            dash_style(d, rate >= 0.9 ? ST_GOOD : rate >= 0.5 ? ST_WARN : ST_BAD);
+            dash_put_char(d, q.y, x0 + c, dash_block(d, (int)(rate * 7.0 + 0.5)));
         }
         if (lastrate >= 0) {
-            pen vp = pen_at(d, q.y, r.x + r.w - value_w, value_w);
+            pen vp = dash_pen_at(d, q.y, r.x + r.w - value_w, value_w);
             char val[16];
             snprintf(val, sizeof val, "%.0f%%", lastrate * 100.0);
-            pen_right(&vp,
-                      lastrate >= 0.9   ? ST_GOOD
-                      : lastrate >= 0.5 ? ST_WARN
-                                        : ST_BAD,
-                      value_w, val);
+            dash_pen_right(&vp,
+                           lastrate >= 0.9   ? ST_GOOD
+                           : lastrate >= 0.5 ? ST_WARN
+                                             : ST_BAD,
+                           value_w, val);
         }
     }
 }
@@ -610,11 +312,11 @@ static void draw_filter_note(const cli_dashboard *d, char *note, size_t len, con
 
 static void empty_line(const cli_dashboard *d, rect r, int row, bool any)
 {
-    pen p = pen_at(d, r.y + row, r.x, r.w);
-    pen_put(&p, ST_DIM,
-            !any           ? " no judged flows yet"
-            : d->filter[0] ? " nothing matches the filter ('/' then Enter clears it)"
-                           : " none");
+    pen p = dash_pen_at(d, r.y + row, r.x, r.w);
+    dash_pen_put(&p, ST_DIM,
+                 !any           ? " no judged flows yet"
+                 : d->filter[0] ? " nothing matches the filter ('/' then Enter clears it)"
+                                : " none");
 }
 
 static void draw_services(const cli_dashboard *d, rect r)
@@ -622,49 +324,49 @@ static void draw_services(const cli_dashboard *d, rect r)
     const dash_view *v = &d->v;
     char note[160];
     draw_filter_note(d, note, sizeof note, NULL);
-    draw_title(d, r, "Services", note);
+    dash_title(d, r, "Services", note);
     if (r.h < 2)
         return;
     int cw = r.w >= 44 ? 7 : 6; /* counts; unc. and rate one less */
     int nw = r.w - 4 * cw + 1;
     if (nw < 6)
         nw = 6;
-    pen h = pen_at(d, r.y + 1, r.x, r.w);
-    pen_put(&h, ST_DIM, " service");
-    pen_tab(&h, r.x, nw);
-    pen_right(&h, ST_DIM, cw, "flows");
-    pen_right(&h, ST_DIM, cw, cw > 6 ? "failed" : "fail");
-    pen_right(&h, ST_DIM, cw - 1, "unc.");
-    pen_right(&h, ST_DIM, cw - 1, "rate");
+    pen h = dash_pen_at(d, r.y + 1, r.x, r.w);
+    dash_pen_put(&h, ST_DIM, " service");
+    dash_pen_tab(&h, r.x, nw);
+    dash_pen_right(&h, ST_DIM, cw, "flows");
+    dash_pen_right(&h, ST_DIM, cw, cw > 6 ? "failed" : "fail");
+    dash_pen_right(&h, ST_DIM, cw - 1, "unc.");
+    dash_pen_right(&h, ST_DIM, cw - 1, "rate");
     int rows = r.h - 2;
     if (v->nsvc == 0 && rows > 0)
         empty_line(d, r, 2, v->snap.judged > 0);
     for (int i = 0; i < rows && (size_t)i < v->nsvc; i++) {
         const dash_row *s = &v->svc[i];
-        pen p = pen_at(d, r.y + 2 + i, r.x, r.w);
+        pen p = dash_pen_at(d, r.y + 2 + i, r.x, r.w);
         if (i == rows - 1 && v->nsvc > (size_t)rows) {
-            pen_printf(&p, ST_DIM, " ... %zu more", v->nsvc - (size_t)i);
+            dash_pen_printf(&p, ST_DIM, " ... %zu more", v->nsvc - (size_t)i);
             break;
         }
-        pen np = pen_at(d, p.y, r.x + 1, nw - 2);
-        pen_put(&np, ST_NORMAL, s->name);
+        pen np = dash_pen_at(d, p.y, r.x + 1, nw - 2);
+        dash_pen_put(&np, ST_NORMAL, s->name);
         p.x = r.x + nw;
         char a[24], b[24], c[24], e[16];
-        fmt_count(s->flows, a, sizeof a);
-        fmt_count(s->failed, b, sizeof b);
-        fmt_count(s->uncertain, c, sizeof c);
+        dash_fmt_count(s->flows, a, sizeof a);
+        dash_fmt_count(s->failed, b, sizeof b);
+        dash_fmt_count(s->uncertain, c, sizeof c);
         double rate = s->flows ? 100.0 * (double)s->failed / (double)s->flows : 0;
         snprintf(e, sizeof e, "%.0f%%", rate);
-        pen_right(&p, ST_NORMAL, cw, a);
-        pen_right(&p, s->failed ? ST_BAD : ST_NORMAL, cw, b);
+        dash_pen_right(&p, ST_NORMAL, cw, a);
+        dash_pen_right(&p, s->failed ? ST_BAD : ST_NORMAL, cw, b);
         if (s->uncertain) {
             char cc[28];
             snprintf(cc, sizeof cc, "+%s", c);
-            pen_right(&p, ST_WARN, cw - 1, cc);
+            dash_pen_right(&p, ST_WARN, cw - 1, cc);
         } else {
-            pen_right(&p, ST_DIM, cw - 1, "-");
+            dash_pen_right(&p, ST_DIM, cw - 1, "-");
         }
-        pen_right(&p, rate >= 50 ? ST_BAD : rate >= 10 ? ST_WARN : ST_GOOD, cw - 1, e);
+        dash_pen_right(&p, rate >= 50 ? ST_BAD : rate >= 10 ? ST_WARN : ST_GOOD, cw - 1, e);
     }
 }
 
@@ -673,7 +375,7 @@ static void draw_dest(const cli_dashboard *d, rect r)
     const dash_view *v = &d->v;
     char note[160];
     draw_filter_note(d, note, sizeof note, NULL);
-    draw_title(d, r, "Destinations", note);
+    dash_title(d, r, "Destinations", note);
     if (r.h < 2)
         return;
     bool worst = r.w >= 64, service = r.w >= 56;
@@ -682,95 +384,56 @@ static void draw_dest(const cli_dashboard *d, rect r)
     int dw = r.w - fixed;
     if (dw < 12)
         dw = 12;
-    pen h = pen_at(d, r.y + 1, r.x, r.w);
-    pen_put(&h, ST_DIM, " destination");
+    pen h = dash_pen_at(d, r.y + 1, r.x, r.w);
+    dash_pen_put(&h, ST_DIM, " destination");
     if (service) {
-        pen_tab(&h, r.x, dw + 1);
-        pen_put(&h, ST_DIM, "service");
+        dash_pen_tab(&h, r.x, dw + 1);
+        dash_pen_put(&h, ST_DIM, "service");
     }
-    pen_tab(&h, r.x, dw + 1 + sw);
-    pen_right(&h, ST_DIM, 12, "failed/flows");
-    pen_right(&h, ST_DIM, 6, "unc.");
+    dash_pen_tab(&h, r.x, dw + 1 + sw);
+    dash_pen_right(&h, ST_DIM, 12, "failed/flows");
+    dash_pen_right(&h, ST_DIM, 6, "unc.");
     if (worst)
-        pen_put(&h, ST_DIM, "  mostly");
+        dash_pen_put(&h, ST_DIM, "  mostly");
     int rows = r.h - 2;
     if (v->ndest == 0 && rows > 0)
         empty_line(d, r, 2, v->snap.judged > 0);
     for (int i = 0; i < rows && (size_t)i < v->ndest; i++) {
         const dash_row *e = &v->dest[i];
-        pen p = pen_at(d, r.y + 2 + i, r.x, r.w);
+        pen p = dash_pen_at(d, r.y + 2 + i, r.x, r.w);
         if (i == rows - 1 && v->ndest > (size_t)rows) {
-            pen_printf(&p, ST_DIM, " ... %zu more", v->ndest - (size_t)i);
+            dash_pen_printf(&p, ST_DIM, " ... %zu more", v->ndest - (size_t)i);
             break;
         }
         /* the host is cut before the proto/port is */
-        int ww = text_width(d, e->where, strlen(e->where));
-        pen hp = pen_at(d, p.y, r.x + 1, dw - ww - 2);
-        pen_put(&hp, e->failed ? ST_BOLD : ST_NORMAL, e->name);
-        pen wp = pen_at(d, p.y, hp.x + 1, ww);
-        pen_put(&wp, ST_NORMAL, e->where);
+        int ww = dash_text_width(d, e->where, strlen(e->where));
+        pen hp = dash_pen_at(d, p.y, r.x + 1, dw - ww - 2);
+        dash_pen_put(&hp, e->failed ? ST_BOLD : ST_NORMAL, e->name);
+        pen wp = dash_pen_at(d, p.y, hp.x + 1, ww);
+        dash_pen_put(&wp, ST_NORMAL, e->where);
         if (service) {
-            pen sp = pen_at(d, p.y, r.x + dw + 1, sw - 1);
-            pen_put(&sp, ST_DIM, e->service ? e->service : "-");
+            pen sp = dash_pen_at(d, p.y, r.x + dw + 1, sw - 1);
+            dash_pen_put(&sp, ST_DIM, e->service ? e->service : "-");
         }
         p.x = r.x + dw + 1 + sw;
         char a[24], b[24], fo[52];
-        fmt_count(e->failed, a, sizeof a);
-        fmt_count(e->flows, b, sizeof b);
+        dash_fmt_count(e->failed, a, sizeof a);
+        dash_fmt_count(e->flows, b, sizeof b);
         snprintf(fo, sizeof fo, "%s/%s", a, b);
-        pen_right(&p, e->failed ? ST_BAD : ST_NORMAL, 12, fo);
+        dash_pen_right(&p, e->failed ? ST_BAD : ST_NORMAL, 12, fo);
         if (e->uncertain) {
             char c[24], cc[28];
-            fmt_count(e->uncertain, c, sizeof c);
+            dash_fmt_count(e->uncertain, c, sizeof c);
             snprintf(cc, sizeof cc, "+%s", c);
-            pen_right(&p, ST_WARN, 6, cc);
+            dash_pen_right(&p, ST_WARN, 6, cc);
         } else {
-            pen_right(&p, ST_DIM, 6, "-");
+            dash_pen_right(&p, ST_DIM, 6, "-");
         }
         if (worst && e->worst != TT_VERDICT_PENDING) {
-            pen_put(&p, ST_NORMAL, "  ");
-            pen_put(&p, e->failed ? ST_BAD : ST_WARN, tt_verdict_name(e->worst));
+            dash_pen_put(&p, ST_NORMAL, "  ");
+            dash_pen_put(&p, e->failed ? ST_BAD : ST_WARN, tt_verdict_name(e->worst));
         }
     }
-}
-
-/* Draws s word-wrapped in rows [y, y + maxrows) of width w; returns rows used. */
-static int draw_wrapped(const cli_dashboard *d, int y, int x, int w, int maxrows, int st,
-                        const char *s)
-{
-    int row = 0;
-    const char *end = s + strlen(s);
-    while (s < end && row < maxrows) {
-        while (s < end && *s == ' ')
-            s++;
-        const char *ls = s, *le = s;
-        int lw = 0;
-        while (s < end) {
-            const char *ws = s;
-            while (s < end && *s != ' ')
-                s++;
-            int ww = text_width(d, ws, (size_t)(s - ws));
-            int need = (le > ls ? 1 : 0) + ww;
-            if (lw + need > w && le > ls) {
-                s = ws;
-                break;
-            }
-            lw += need;
-            le = s;
-            while (s < end && *s == ' ')
-                s++;
-            if (lw >= w)
-                break;
-        }
-        pen p = pen_at(d, y + row, x, w);
-        pen_putn(&p, st, ls, (size_t)(le - ls));
-        row++;
-        if (row == maxrows && s < end && !p.cut && p.x > x) {
-            set_style(d, st);
-            put_char(d, y + row - 1, p.x < x + w ? p.x : x + w - 1, d->utf8 ? 0x2026 : '~');
-        }
-    }
-    return row;
 }
 
 static void draw_alerts(const cli_dashboard *d, rect r)
@@ -787,15 +450,15 @@ static void draw_alerts(const cli_dashboard *d, rect r)
         snprintf(note, sizeof note, "%s",
                  v->nmarks ? "none: no regression after any marker so far"
                            : "none (add a marker with 'm' at a filter upgrade)");
-    draw_title(d, r, "Alerts", note);
+    dash_title(d, r, "Alerts", note);
     int y = r.y + 1, left = r.h - 1;
     for (unsigned i = v->nalerts; i-- > 0 && left > 0;) {
         const tt_alert *a = &v->alerts[i];
         char hms[16];
-        fmt_hms(a->raised_at_us ? a->raised_at_us : a->ts_us, hms, sizeof hms);
-        pen p = pen_at(d, y, r.x, r.w);
-        pen_printf(&p, ST_DIM, " %s ", hms);
-        int used = draw_wrapped(d, y, r.x + 10, r.w - 10, left, a->recovery ? ST_GOOD : ST_BAD,
+        dash_fmt_hms(a->raised_at_us ? a->raised_at_us : a->ts_us, hms, sizeof hms);
+        pen p = dash_pen_at(d, y, r.x, r.w);
+        dash_pen_printf(&p, ST_DIM, " %s ", hms);
+        int used = dash_wrapped(d, y, r.x + 10, r.w - 10, left, a->recovery ? ST_GOOD : ST_BAD,
                                 a->message[0] ? a->message : tt_alert_kind_name(a->kind));
         if (used < 1)
             used = 1;
@@ -808,66 +471,67 @@ static void draw_alerts(const cli_dashboard *d, rect r)
 
 static void draw_header(const cli_dashboard *d, int cols)
 {
-    pen p = pen_at(d, 0, 0, cols);
-    pen_fill(&p, ST_BAR, ' ');
+    pen p = dash_pen_at(d, 0, 0, cols);
+    dash_pen_fill(&p, ST_BAR, ' ');
     char right[96], hms[16] = "--:--:--";
     if (d->v.clock_us)
-        fmt_hms(d->v.clock_us, hms, sizeof hms);
+        dash_fmt_hms(d->v.clock_us, hms, sizeof hms);
     snprintf(right, sizeof right, "%s UTC%s ", hms, d->o.replay ? " (packet time)" : "");
-    int rw = text_width(d, right, strlen(right));
+    int rw = dash_text_width(d, right, strlen(right));
     const char *badge_text = d->paused ? " PAUSED " : d->held ? " END OF FILE " : "";
     int badge = (int)strlen(badge_text);
-    p = pen_at(d, 0, 0, cols - rw - badge - 1);
-    pen_put(&p, ST_BAR, " tunneltap ");
-    pen_put(&p, ST_BAR, d->title);
-    pen q = pen_at(d, 0, cols - rw - badge - 1, rw + badge + 1);
-    pen_put(&q, ST_BANNER, badge_text);
-    pen_put(&q, ST_BAR, " ");
-    pen_put(&q, ST_BAR, right);
+    p = dash_pen_at(d, 0, 0, cols - rw - badge - 1);
+    dash_pen_put(&p, ST_BAR, " tunneltap ");
+    dash_pen_put(&p, ST_BAR, d->title);
+    pen q = dash_pen_at(d, 0, cols - rw - badge - 1, rw + badge + 1);
+    dash_pen_put(&q, ST_BANNER, badge_text);
+    dash_pen_put(&q, ST_BAR, " ");
+    dash_pen_put(&q, ST_BAR, right);
 }
 
 static void draw_footer(const cli_dashboard *d, int rows, int cols)
 {
     int y = rows - 1;
-    pen p = pen_at(d, y, 0, cols);
+    pen p = dash_pen_at(d, y, 0, cols);
     if (d->mode == DASH_MODE_MARK || d->mode == DASH_MODE_FILTER) {
-        pen_put(&p, ST_BOLD, d->mode == DASH_MODE_MARK ? " marker label: " : " filter: ");
-        pen_put(&p, ST_NORMAL, d->input);
+        dash_pen_put(&p, ST_BOLD, d->mode == DASH_MODE_MARK ? " marker label: " : " filter: ");
+        dash_pen_put(&p, ST_NORMAL, d->input);
         int cx = p.x;
-        pen hint = pen_at(d, y, p.x + 2, cols - p.x - 2);
-        pen_put(&hint, ST_DIM,
-                d->mode == DASH_MODE_MARK ? "(Enter adds the marker, Esc cancels)"
-                                          : "(host, port or service; empty: all; Esc cancels)");
+        pen hint = dash_pen_at(d, y, p.x + 2, cols - p.x - 2);
+        dash_pen_put(&hint, ST_DIM,
+                     d->mode == DASH_MODE_MARK
+                         ? "(Enter adds the marker, Esc cancels)"
+                         : "(host, port or service; empty: all; Esc cancels)");
         move(y, cx < cols ? cx : cols - 1);
         return;
     }
     if (d->held && d->hold_status[0]) {
-        pen_put(&p, ST_BANNER, " ");
-        pen_put(&p, ST_BANNER, d->hold_status);
-        pen_put(&p, ST_BANNER, " ");
-        pen_put(&p, ST_NORMAL, " ");
+        dash_pen_put(&p, ST_BANNER, " ");
+        dash_pen_put(&p, ST_BANNER, d->hold_status);
+        dash_pen_put(&p, ST_BANNER, " ");
+        dash_pen_put(&p, ST_NORMAL, " ");
     }
     if (d->msg[0]) {
-        pen_put(&p, ST_WARN, " ");
-        pen_put(&p, ST_WARN, d->msg);
+        dash_pen_put(&p, ST_WARN, " ");
+        dash_pen_put(&p, ST_WARN, d->msg);
         return;
     }
-    pen_put(&p, ST_BOLD, " q");
-    pen_put(&p, ST_NORMAL, " quit ");
+    dash_pen_put(&p, ST_BOLD, " q");
+    dash_pen_put(&p, ST_NORMAL, " quit ");
     if (!d->held) {
-        pen_put(&p, ST_BOLD, " m");
-        pen_put(&p, ST_NORMAL, " marker ");
+        dash_pen_put(&p, ST_BOLD, " m");
+        dash_pen_put(&p, ST_NORMAL, " marker ");
     }
-    pen_put(&p, ST_BOLD, " p");
-    pen_put(&p, ST_NORMAL, d->paused ? " resume " : " pause ");
-    pen_put(&p, ST_BOLD, " s");
-    pen_printf(&p, ST_NORMAL, " sort (%s) ", dash_sort_name(d->sort));
-    pen_put(&p, ST_BOLD, " /");
-    pen_put(&p, ST_NORMAL, " filter ");
-    pen_put(&p, ST_BOLD, " ?");
-    pen_put(&p, ST_NORMAL, " help");
+    dash_pen_put(&p, ST_BOLD, " p");
+    dash_pen_put(&p, ST_NORMAL, d->paused ? " resume " : " pause ");
+    dash_pen_put(&p, ST_BOLD, " s");
+    dash_pen_printf(&p, ST_NORMAL, " sort (%s) ", dash_sort_name(d->sort));
+    dash_pen_put(&p, ST_BOLD, " /");
+    dash_pen_put(&p, ST_NORMAL, " filter ");
+    dash_pen_put(&p, ST_BOLD, " ?");
+    dash_pen_put(&p, ST_NORMAL, " help");
     if (dash_stderr_pending(d))
-        pen_put(&p, ST_WARN, "   messages on stderr: shown at exit");
+        dash_pen_put(&p, ST_WARN, "   messages on stderr: shown at exit");
 }
 
 static void draw_help(const cli_dashboard *d, int rows, int cols)
@@ -895,11 +559,11 @@ static void draw_help(const cli_dashboard *d, int rows, int cols)
         h = rows - 2;
     int y0 = (rows - h) / 2, x0 = (cols - w) / 2;
     for (int i = 0; i < h; i++) {
-        pen p = pen_at(d, y0 + i, x0, w);
-        pen_fill(&p, ST_BAR, ' ');
+        pen p = dash_pen_at(d, y0 + i, x0, w);
+        dash_pen_fill(&p, ST_BAR, ' ');
         if (i >= 1 && i - 1 < n && i < h - 1) {
-            pen q = pen_at(d, y0 + i, x0 + 2, w - 4);
-            pen_put(&q, i == 1 ? ST_BANNER : ST_BAR, lines[i - 1]);
+            pen q = dash_pen_at(d, y0 + i, x0 + 2, w - 4);
+            dash_pen_put(&q, i == 1 ? ST_BANNER : ST_BAR, lines[i - 1]);
         }
     }
 }
@@ -914,7 +578,7 @@ void dash_draw(cli_dashboard *d)
         char m[128];
         snprintf(m, sizeof m, "terminal %dx%d is too small: the dashboard needs %dx%d (q quits)",
                  cols, rows, MIN_COLS, MIN_ROWS);
-        draw_wrapped(d, rows / 2 > 0 ? rows / 2 - 1 : 0, 1, cols - 2, rows, ST_BOLD, m);
+        dash_wrapped(d, rows / 2 > 0 ? rows / 2 - 1 : 0, 1, cols - 2, rows, ST_BOLD, m);
     } else {
         draw_header(d, cols);
         draw_traffic(d, L.traffic);
@@ -928,7 +592,7 @@ void dash_draw(cli_dashboard *d)
     }
     bool prompt = d->mode == DASH_MODE_MARK || d->mode == DASH_MODE_FILTER;
     draw_footer(d, rows, cols);
-    set_style(d, ST_NORMAL);
+    dash_style(d, ST_NORMAL);
     curs_set(prompt ? 1 : 0);
     refresh();
 }

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,13 +47,6 @@ static uint64_t mono_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t real_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 static void set_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -169,8 +163,14 @@ static void view_free(dash_view *v)
 
 #if DASH_CURSES
 
-static void message(cli_dashboard *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void message(cli_dashboard *d, const char *fmt, ...)
+static uint64_t real_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void dash_message(cli_dashboard *d, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -232,18 +232,17 @@ static void sample(cli_dashboard *d, bool end)
     }
 }
 
-/* Grows *buf to hold n items of size sz (with room to spare). */
-static bool fit(void **buf, unsigned *cap, unsigned n, size_t sz)
+/* Returns buf grown to hold n items of size sz (with room to spare), or
+ * NULL when out of memory (buf and *cap unchanged). */
+static void *fit(void *buf, unsigned *cap, unsigned n, size_t sz)
 {
-    if (n <= *cap)
-        return true;
+    if (n <= *cap && buf)
+        return buf;
     unsigned ncap = n + n / 4 + 16;
-    void *p = realloc(*buf, (size_t)ncap * sz);
-    if (!p)
-        return false;
-    *buf = p;
-    *cap = ncap;
-    return true;
+    void *p = realloc(buf, (size_t)ncap * sz);
+    if (p)
+        *cap = ncap;
+    return p;
 }
 
 static void rebuild_rows(cli_dashboard *d)
@@ -252,35 +251,42 @@ static void rebuild_rows(cli_dashboard *d)
     if (dash_rows_build(&v->snap, d->filter, d->sort, &v->dest, &v->ndest, &v->dest_cap, &v->svc,
                         &v->nsvc, &v->svc_cap) < 0) {
         v->ndest = v->nsvc = 0;
-        message(d, "out of memory: the services and destinations panels are empty");
+        dash_message(d, "out of memory: the services and destinations panels are empty");
     }
     d->rows_dirty = false;
 }
 
 /* Takes a fresh copy of everything the panels show. */
-static void refresh_view(cli_dashboard *d)
+void dash_refresh_view(cli_dashboard *d)
 {
     dash_view *v = &d->v;
     tt_tap_get_stats(d->tap, &v->st);
     v->clock_us = d->o.replay ? v->st.analyzer.last_us : real_us();
     int changed = dash_agg_snapshot(&d->agg, &v->snap);
     if (changed < 0)
-        message(d, "out of memory copying the destinations");
+        dash_message(d, "out of memory copying the destinations");
     else if (changed == 0)
         d->rows_dirty = true;
 
     /* The getters copy the oldest first: ask for the count, then all. */
     unsigned n = tt_tap_timeline(d->tap, NULL, 0);
-    if (fit((void **)&v->tl, &v->tl_cap, n, sizeof *v->tl))
+    void *p = fit(v->tl, &v->tl_cap, n, sizeof *v->tl);
+    if (p) {
+        v->tl = p;
         n = tt_tap_timeline(d->tap, v->tl, v->tl_cap);
+    }
     v->ntl = n < v->tl_cap ? n : v->tl_cap;
     n = tt_tap_alerts(d->tap, NULL, 0);
-    if (fit((void **)&v->alerts, &v->alerts_cap, n, sizeof *v->alerts))
+    if ((p = fit(v->alerts, &v->alerts_cap, n, sizeof *v->alerts))) {
+        v->alerts = p;
         n = tt_tap_alerts(d->tap, v->alerts, v->alerts_cap);
+    }
     v->nalerts = n < v->alerts_cap ? n : v->alerts_cap;
     n = tt_tap_markers(d->tap, NULL, 0);
-    if (fit((void **)&v->marks, &v->marks_cap, n, sizeof *v->marks))
+    if ((p = fit(v->marks, &v->marks_cap, n, sizeof *v->marks))) {
+        v->marks = p;
         n = tt_tap_markers(d->tap, v->marks, v->marks_cap);
+    }
     v->nmarks = n < v->marks_cap ? n : v->marks_cap;
 
     v->rate = d->rate;
@@ -409,8 +415,8 @@ static bool held_stderr_pending(const cli_dashboard *d)
     if (!d->held_stderr)
         return false;
     fflush(stderr);
-    long pos = ftell((FILE *)d->held_stderr);
-    return pos > 0;
+    struct stat sb; /* the writes come through descriptor 2, not this FILE */
+    return fstat(fileno((FILE *)d->held_stderr), &sb) == 0 && sb.st_size > 0;
 }
 
 int cli_dashboard_attach(cli_dashboard *d, tt_tap *tap, char *err)
@@ -477,7 +483,7 @@ int cli_dashboard_attach(cli_dashboard *d, tt_tap *tap, char *err)
     d->next_sample_ms = now;
     d->next_draw_ms = now + d->interval_ms;
     sample(d, false);
-    refresh_view(d);
+    dash_refresh_view(d);
     dash_draw(d);
     return 0;
 }
@@ -500,186 +506,6 @@ void cli_dashboard_close(cli_dashboard *d)
 int cli_dashboard_fd(const cli_dashboard *d)
 {
     return d && d->attached ? STDIN_FILENO : -1;
-}
-
-/* ---- keys -------------------------------------------------------------- */
-
-static void start_prompt(cli_dashboard *d, int mode, const char *prefill)
-{
-    d->mode = mode;
-    snprintf(d->input, sizeof d->input, "%s", prefill ? prefill : "");
-    d->input_len = strlen(d->input);
-    d->dirty = true;
-}
-
-static void add_marker(cli_dashboard *d)
-{
-    const char *label = d->input_len ? d->input : "manual marker";
-    uint64_t ts = 0; /* live: now */
-    if (d->o.replay) {
-        tt_tap_stats st;
-        tt_tap_get_stats(d->tap, &st);
-        ts = d->pkt_clock_us > st.analyzer.last_us ? d->pkt_clock_us : st.analyzer.last_us;
-        if (!ts) {
-            message(d, "no packet read yet: the marker needs the replay's packet time");
-            return;
-        }
-    }
-    int rc = tt_tap_mark(d->tap, label, ts);
-    if (rc < 0) {
-        message(d, "marker not added: %s", tt_strerror(rc));
-        return;
-    }
-    char hms[16] = "now";
-    if (ts) {
-        time_t t = (time_t)(ts / 1000000u);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        strftime(hms, sizeof hms, "%H:%M:%S", &tm);
-    }
-    message(d, "marker \"%s\" added at %s%s", label, hms, ts ? " UTC (packet time)" : "");
-    if (!d->paused)
-        refresh_view(d);
-}
-
-/* Appends the character c (UTF-8 encoded) to the prompt's input. */
-static void input_add(cli_dashboard *d, wint_t c)
-{
-    char enc[4];
-    size_t n;
-    if (c < 0x20 || c == 0x7f || (c >= 0x80 && c < 0xa0) || c > 0x10ffff)
-        return;
-    if (c < 0x80) {
-        enc[0] = (char)c;
-        n = 1;
-    } else if (c < 0x800) {
-        enc[0] = (char)(0xc0 | (c >> 6));
-        enc[1] = (char)(0x80 | (c & 0x3f));
-        n = 2;
-    } else if (c < 0x10000) {
-        enc[0] = (char)(0xe0 | (c >> 12));
-        enc[1] = (char)(0x80 | ((c >> 6) & 0x3f));
-        enc[2] = (char)(0x80 | (c & 0x3f));
-        n = 3;
-    } else {
-        enc[0] = (char)(0xf0 | (c >> 18));
-        enc[1] = (char)(0x80 | ((c >> 12) & 0x3f));
-        enc[2] = (char)(0x80 | ((c >> 6) & 0x3f));
-        enc[3] = (char)(0x80 | (c & 0x3f));
-        n = 4;
-    }
-    size_t max = d->mode == DASH_MODE_FILTER ? sizeof d->filter - 1 : sizeof d->input - 1;
-    if (d->input_len + n > max)
-        return;
-    memcpy(d->input + d->input_len, enc, n);
-    d->input_len += n;
-    d->input[d->input_len] = '\0';
-}
-
-static void input_backspace(cli_dashboard *d)
-{
-    while (d->input_len) {
-        unsigned char c = (unsigned char)d->input[--d->input_len];
-        if ((c & 0xc0) != 0x80)
-            break; /* the first byte of the character */
-    }
-    d->input[d->input_len] = '\0';
-}
-
-static void prompt_key(cli_dashboard *d, bool is_code, wint_t c)
-{
-    if ((!is_code && (c == '\r' || c == '\n')) || (is_code && c == KEY_ENTER)) {
-        if (d->mode == DASH_MODE_MARK) {
-            d->mode = DASH_MODE_NORMAL;
-            add_marker(d);
-        } else {
-            d->mode = DASH_MODE_NORMAL;
-            snprintf(d->filter, sizeof d->filter, "%s", d->input);
-            d->rows_dirty = true;
-            if (d->filter[0])
-                message(d, "filter: \"%s\" (host, port or service; '/' then Enter clears)",
-                        d->filter);
-            else
-                message(d, "filter cleared");
-        }
-    } else if (!is_code && c == 27) {
-        d->mode = DASH_MODE_NORMAL;
-        message(d, "cancelled");
-    } else if ((is_code && c == KEY_BACKSPACE) || (!is_code && (c == 127 || c == 8))) {
-        input_backspace(d);
-    } else if (!is_code && c == 21) { /* ^U */
-        d->input_len = 0;
-        d->input[0] = '\0';
-    } else if (!is_code) {
-        input_add(d, c);
-    }
-    d->dirty = true;
-}
-
-static void normal_key(cli_dashboard *d, wint_t c)
-{
-    switch (c) {
-    case 'q':
-    case 'Q':
-        d->quit = true;
-        break;
-    case 'p':
-    case 'P':
-        d->paused = !d->paused;
-        if (!d->paused)
-            refresh_view(d);
-        message(d, d->paused ? "paused: the figures are frozen, the analysis goes on" : "resumed");
-        break;
-    case 's':
-    case 'S':
-        d->sort = (d->sort + 1) % DASH_SORT_COUNT;
-        d->rows_dirty = true;
-        message(d, "sorted by %s", dash_sort_name(d->sort));
-        break;
-    case '/':
-        start_prompt(d, DASH_MODE_FILTER, d->filter);
-        break;
-    case 'm':
-    case 'M':
-        if (d->held)
-            message(d, "the replay has ended: markers can no longer be added");
-        else
-            start_prompt(d, DASH_MODE_MARK, "");
-        break;
-    case '?':
-    case 'h':
-    case 'H':
-        d->mode = DASH_MODE_HELP;
-        break;
-    case 12: /* ^L */
-        clearok(curscr, TRUE);
-        break;
-    default:
-        break;
-    }
-    d->dirty = true;
-}
-
-static void read_keys(cli_dashboard *d)
-{
-    wint_t c;
-    int r;
-    while ((r = get_wch(&c)) != ERR) {
-        bool is_code = r == KEY_CODE_YES;
-        if (is_code && c == KEY_RESIZE) {
-            d->dirty = true;
-            continue;
-        }
-        if (d->mode == DASH_MODE_MARK || d->mode == DASH_MODE_FILTER)
-            prompt_key(d, is_code, c);
-        else if (d->mode == DASH_MODE_HELP) {
-            d->mode = DASH_MODE_NORMAL;
-            d->dirty = true;
-        } else if (!is_code)
-            normal_key(d, c);
-        if (d->quit)
-            return;
-    }
 }
 
 /* ---- the host's calls -------------------------------------------------- */
@@ -707,7 +533,7 @@ int cli_dashboard_tick(cli_dashboard *d)
         return CLI_DASH_CONTINUE;
     if (now >= d->next_keys_ms) {
         d->next_keys_ms = now + KEYS_EVERY_MS;
-        read_keys(d);
+        dash_read_keys(d);
         if (d->quit)
             return CLI_DASH_QUIT;
     }
@@ -718,7 +544,7 @@ int cli_dashboard_tick(cli_dashboard *d)
     if (now >= d->next_draw_ms) {
         d->next_draw_ms = now + d->interval_ms;
         if (!d->paused)
-            refresh_view(d);
+            dash_refresh_view(d);
         d->dirty = true;
     }
     if (d->dirty)
@@ -743,18 +569,18 @@ void cli_dashboard_hold(cli_dashboard *d, const char *status_line)
     d->paused = false;
     if (d->mode == DASH_MODE_MARK) {
         d->mode = DASH_MODE_NORMAL;
-        message(d, "the replay ended before the marker was confirmed: not added");
+        dash_message(d, "the replay ended before the marker was confirmed: not added");
     }
     snprintf(d->hold_status, sizeof d->hold_status, "%s", status_line ? status_line : "");
     sample(d, d->o.replay);
-    refresh_view(d);
+    dash_refresh_view(d);
     draw_now(d);
     while (!d->quit && !g_signal) {
         struct pollfd p = {.fd = STDIN_FILENO, .events = POLLIN};
         int n = poll(&p, 1, (int)d->interval_ms);
         if (n < 0 && errno != EINTR)
             break;
-        read_keys(d);
+        dash_read_keys(d);
         if (d->msg[0] && dash_mono_ms() >= d->msg_until_ms)
             d->dirty = true;
         if (d->dirty)

@@ -29,8 +29,16 @@ command -v python3 >/dev/null 2>&1 || {
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tt-dash.XXXXXX")
 SOCK="tt-dash-$$"
+SOCKPATH=
+WATCHDOG=
 TM() { tmux -L "$SOCK" -f /dev/null "$@"; }
-trap 'TM kill-server >/dev/null 2>&1; rm -rf "$TMP"' EXIT
+cleanup() {
+    TM kill-server >/dev/null 2>&1
+    [ -n "$SOCKPATH" ] && rm -f "$SOCKPATH" # kill-server leaves the socket file
+    [ -n "$WATCHDOG" ] && kill "$WATCHDOG" 2>/dev/null
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
 
 fails=0
 checks=0
@@ -200,6 +208,15 @@ TM new-session -d -s dash -x 120 -y 40 -e "LANG=${UTF8:-C}" -e "LC_ALL=" \
     exit 77
 }
 TM set-option -t dash history-limit 2000 >/dev/null
+SOCKPATH=$(TM display -p '#{socket_path}' 2>/dev/null)
+# A test killed outright (a ctest timeout) runs no trap: the server, a
+# daemon, would outlive it. This watchdog ends it when the script is gone.
+(
+    while kill -0 $$ 2>/dev/null; do sleep 1; done
+    tmux -L "$SOCK" -f /dev/null kill-server
+    [ -n "$SOCKPATH" ] && rm -f "$SOCKPATH"
+) </dev/null >/dev/null 2>&1 &
+WATCHDOG=$!
 sleep 0.3
 
 screen() { TM capture-pane -p -t dash; }
