@@ -24,8 +24,10 @@ run: build
 	@m=$$(cat $(MARKER)); when=$${m%% *}; label=$${m#* }; \
 	echo "== tunneltap replay $(SAMPLE) --mark \"$$when=$$label\""; \
 	$(BUILD)/tunneltap replay $(SAMPLE) --mark "$$when=$$label" \
-	  --conn-log $(BUILD)/conn.log --json $(BUILD)/conn.json --alerts $(BUILD)/alerts.jsonl
+	  --conn-log $(BUILD)/conn.log --json $(BUILD)/conn.json --alerts $(BUILD)/alerts.jsonl \
+	  --evidence $(BUILD)/evidence.pcapng --report $(BUILD)/report.html
 	@echo "== conn.log: $(BUILD)/conn.log  JSON: $(BUILD)/conn.json  alerts: $(BUILD)/alerts.jsonl"
+	@echo "== evidence: $(BUILD)/evidence.pcapng  report: $(BUILD)/report.html"
 
 # Everything: release suite, ASan+UBSan suite, TSan ring/tap tests, format.
 test: deps-test format-check test-release test-asan test-tsan
