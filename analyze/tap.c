@@ -475,7 +475,13 @@ int tt_tap_mark(tt_tap *t, const char *label, uint64_t ts_us)
     m->label[i] = 0;
     t->nmarks++;
     pthread_mutex_unlock(&t->mark_lock);
-    apply_markers(t);
+    /* The detector belongs to the consumer: hand the marker over now only if
+     * no consumer is running (never wait for one: a host's forwarding thread
+     * may be the caller); otherwise the consumer's next pass applies it. */
+    if (pthread_mutex_trylock(&t->consume_lock) == 0) {
+        apply_markers(t);
+        pthread_mutex_unlock(&t->consume_lock);
+    }
     return 0;
 }
 

@@ -25,6 +25,9 @@
 
 /* Markers listed in a status reply (the most recent ones). */
 #define STATUS_MARKERS 16
+/* Alerts listed in full in a status reply (the most recent ones): 32 of at
+ * most ~700 bytes each stay far below TT_CONTROL_REPLY_MAX. */
+#define STATUS_ALERTS 32
 /* Connections accepted per dispatch call: a flood cannot monopolise the host. */
 #define ACCEPT_BURST 16
 
@@ -232,6 +235,52 @@ static void add_verdicts(tt_control_json *o, const char *key, const uint64_t *co
             tt_control_json_u64(v, tt_verdict_name((tt_verdict)i), counts[i]);
 }
 
+/* "alerts": the regression alerts raised so far (docs/regression.md):
+ * count, regressions and recoveries among them, and the last few in full. */
+static void add_alerts(tt_control *c, tt_control_json *o)
+{
+    tt_control_json *a = tt_control_json_object(o, "alerts");
+    if (!a)
+        return;
+    unsigned n = tt_tap_alerts(c->cfg.tap, NULL, 0);
+    tt_alert *v = n ? calloc(n, sizeof *v) : NULL;
+    if (v)
+        n = tt_tap_alerts(c->cfg.tap, v, n);
+    else
+        n = 0; /* out of memory: an empty list rather than no reply */
+    unsigned regressions = 0;
+    for (unsigned i = 0; i < n; i++)
+        regressions += !v[i].recovery;
+    tt_control_json_u64(a, "count", n);
+    tt_control_json_u64(a, "regressions", regressions);
+    tt_control_json_u64(a, "recoveries", n - regressions);
+    json_t *list = json_array();
+    if (list && json_object_set_new(J(a), "recent", list) == 0) {
+        for (unsigned i = n > STATUS_ALERTS ? n - STATUS_ALERTS : 0; i < n; i++) {
+            const tt_alert *x = &v[i];
+            json_t *e = json_object();
+            if (!e || json_array_append_new(list, e) < 0)
+                break;
+            tt_control_json *eo = (tt_control_json *)(void *)e;
+            tt_control_json_str(eo, "kind", tt_alert_kind_name(x->kind));
+            tt_control_json_bool(eo, "recovery", x->recovery);
+            tt_control_json_real(eo, "ts", (double)x->ts_us / 1e6);
+            tt_control_json_real(eo, "raised_at", (double)x->raised_at_us / 1e6);
+            if (x->has_marker) {
+                tt_control_json_str(eo, "marker", x->marker);
+                tt_control_json_real(eo, "marker_ts", (double)x->marker_us / 1e6);
+            } else {
+                json_object_set_new(e, "marker", json_null());
+            }
+            /* Longer than a label: sanitised here with room for all of it. */
+            char msg[sizeof x->message];
+            sanitize(msg, sizeof msg - 1, x->message, strnlen(x->message, sizeof x->message));
+            json_object_set_new(e, "message", json_string(msg));
+        }
+    }
+    free(v);
+}
+
 /* One JSON line (malloc'd, newline included), or NULL when out of memory. */
 static char *status_reply(tt_control *c)
 {
@@ -292,6 +341,8 @@ static char *status_reply(tt_control *c)
             tt_control_json_str(eo, "label", mk[i].label);
         }
     }
+
+    add_alerts(c, o);
 
     if (c->cfg.status)
         c->cfg.status(c->cfg.status_ctx, o);

@@ -59,6 +59,8 @@ typedef struct bridge_opts {
     size_t ring_bytes;
     double duration;
     uint32_t udp_ms, syn_ms; /* 0: the analyzer's default */
+    cli_live_marks marks;    /* --mark */
+    bool fail_on_regression;
 } bridge_opts;
 
 typedef struct bridge {
@@ -90,6 +92,12 @@ void cli_bridge_usage(FILE *out)
           "                      the kernel number it)\n"
           "  --conn-log PATH     at exit, write a Zeek conn.log sorted by ts ('-': stdout)\n"
           "  --json PATH         at exit, write one JSON object per connection ('-': stdout)\n"
+          "  --mark WHEN=LABEL   a marker (filter upgrade) at WHEN: epoch seconds\n"
+          "                      (1764244985.5) or ISO 8601 (2025-11-27T12:03:05Z);\n"
+          "                      repeatable. While running: 'tunneltap mark LABEL'\n"
+          "  --alerts PATH       write regression alerts as JSON lines as they are raised\n"
+          "                      ('-': stdout)\n"
+          "  --fail-on-regression  exit 3 when a regression alert fired\n"
           "  --control PATH      control socket for 'tunneltap mark|status' (default:\n"
           "                      $XDG_RUNTIME_DIR/tunneltap.sock, /run/tunneltap/tunneltap.sock\n"
           "                      for root, else /tmp/tunneltap-UID/tunneltap.sock)\n"
@@ -102,8 +110,12 @@ void cli_bridge_usage(FILE *out)
           "  --no-dpi            do not identify applications with nDPI\n"
           "  --stall-analyzer    test switch: analyse nothing while forwarding, so copies are\n"
           "                      dropped once the ring is full; forwarding is unaffected\n"
-          "  --quiet             no summary\n"
+          "  --quiet             no summary, and no ALERT lines on stderr\n"
           "  -h, --help          this help\n"
+          "\n"
+          "Regression alerts (docs/regression.md) are raised while the bridge runs: each\n"
+          "one is said on stderr, written to --alerts at once, and listed by 'tunneltap\n"
+          "status'; the summary ends with each marker's before/after table and the alerts.\n"
           "\n"
           "Writes a device refuses (EIO while it is down, ENOBUFS, EAGAIN) are counted\n"
           "per device and shown by 'tunneltap status' and the summary; they never stop\n"
@@ -111,7 +123,8 @@ void cli_bridge_usage(FILE *out)
           "\n"
           "exit status: 0 stopped by SIGINT/SIGTERM or --duration; 1 a device failed\n"
           "while forwarding (e.g. deleted), or an output could not be written; 2 usage\n"
-          "error, or the devices, the analyzer or the control socket could not be set up.\n",
+          "error, or the devices, the analyzer or the control socket could not be set up;\n"
+          "3 with --fail-on-regression when a regression alert fired (and nothing failed).\n",
           out);
 }
 
@@ -138,6 +151,9 @@ enum {
     OPT_UDP_DEADLINE,
     OPT_SYN_DEADLINE,
     OPT_STALL,
+    OPT_MARK,
+    OPT_ALERTS,
+    OPT_FAIL_ON_REGRESSION,
 };
 
 /* Returns -1 to go on, or the exit status (help, usage error). */
@@ -155,6 +171,9 @@ static int parse_options(int argc, char **argv, bridge_opts *o, cli_live_outputs
         {"udp-deadline", required_argument, NULL, OPT_UDP_DEADLINE},
         {"syn-deadline", required_argument, NULL, OPT_SYN_DEADLINE},
         {"stall-analyzer", no_argument, NULL, OPT_STALL},
+        {"mark", required_argument, NULL, OPT_MARK},
+        {"alerts", required_argument, NULL, OPT_ALERTS},
+        {"fail-on-regression", no_argument, NULL, OPT_FAIL_ON_REGRESSION},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -211,6 +230,18 @@ static int parse_options(int argc, char **argv, bridge_opts *o, cli_live_outputs
         case OPT_STALL:
             o->stall = true;
             break;
+        case OPT_MARK: {
+            char merr[256];
+            if (cli_live_marks_add(&o->marks, optarg, merr) < 0)
+                return usage_error("%s", merr);
+            break;
+        }
+        case OPT_ALERTS:
+            out->alerts_path = optarg;
+            break;
+        case OPT_FAIL_ON_REGRESSION:
+            o->fail_on_regression = true;
+            break;
         case 'q':
             o->quiet = true;
             break;
@@ -233,9 +264,10 @@ static int parse_options(int argc, char **argv, bridge_opts *o, cli_live_outputs
         return usage_error("the two --tun names are the same ('%s')", o->tun[0]);
     if (o->control && o->no_control)
         return usage_error("--control and --no-control contradict each other");
-    if (out->conn_path && out->json_path && strcmp(out->conn_path, "-") == 0 &&
-        strcmp(out->json_path, "-") == 0)
-        return usage_error("--conn-log and --json cannot both write to stdout");
+    const char *clash = cli_live_outputs_clash(out);
+    if (clash)
+        return usage_error("%s", clash);
+    out->quiet = o->quiet;
     return -1;
 }
 
@@ -528,12 +560,16 @@ int cli_bridge_main(int argc, char **argv)
     cfg.analyzer.conn_ctx = &sink;
     cfg.analyzer.log = cli_live_on_log;
     cfg.analyzer.log_ctx = (void *)CMD;
+    cfg.on_alert = cli_live_on_alert; /* --alerts, stderr, the exit status */
+    cfg.alert_ctx = &out;
     int rc = tt_tap_open(&b->tap, &cfg, err);
     if (rc < 0) {
         fprintf(stderr, "tunneltap: " CMD ": cannot start the analyzer: %s\n",
                 err[0] ? err : tt_strerror(rc));
         goto out;
     }
+    if (cli_live_marks_place(CMD, b->tap, &b->o.marks) < 0)
+        goto out;
     for (unsigned i = 0; i < 2; i++) {
         if ((rc = tt_tap_producer_open(b->tap, &b->dev[i].prod)) < 0) {
             fprintf(stderr, "tunneltap: " CMD ": cannot open a copy ring: %s\n", tt_strerror(rc));
@@ -593,16 +629,19 @@ int cli_bridge_main(int argc, char **argv)
     if (!b->o.quiet) {
         FILE *s = cli_live_summary_stream(&out);
         print_summary(b, &sink, &running, &final, s);
+        cli_live_print_alerts(b->tap, s);
         fflush(s);
     }
+    if (status == CLI_LIVE_EXIT_OK && b->o.fail_on_regression && cli_live_regressions(&out) > 0)
+        status = CLI_LIVE_EXIT_REGRESSION;
 
 out:
     for (unsigned i = 0; i < 2; i++)
         tt_tun_close(b->dev[i].fd);
     tt_control_close(b->ctl);
-    cli_live_outputs_abort(&out);
     if (b->tap)
-        tt_tap_close(b->tap);
+        tt_tap_close(b->tap); /* first: its thread may still raise an alert */
+    cli_live_outputs_abort(&out);
     cli_live_sink_free(&sink);
     free(b);
     return status;

@@ -119,31 +119,57 @@ void cli_live_on_log(void *ctx, int level, const char *msg)
                 level == TT_LOG_ERROR ? "error" : "warning", msg);
 }
 
+/* Orders the --alerts lines (analysis thread, tt_tap_finish's caller) with
+ * the close at exit. One host per process: one lock. */
+static pthread_mutex_t alerts_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static FILE *open_output(const char *path)
 {
     return strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
 }
 
+/* Two outputs naming the same file (stdout is checked while parsing). */
+static bool same_file(const char *a, const char *b)
+{
+    return a && b && strcmp(a, "-") != 0 && strcmp(a, b) == 0;
+}
+
 int cli_live_outputs_open(cli_live_outputs *o)
 {
     o->opened = time(NULL);
-    if (o->conn_path && o->json_path && strcmp(o->conn_path, o->json_path) == 0) {
-        fprintf(stderr, "tunneltap: %s: --conn-log and --json name the same file '%s'\n", o->cmd,
-                o->json_path);
-        return -1;
-    }
-    if (o->conn_path && !(o->conn = open_output(o->conn_path))) {
-        fprintf(stderr, "tunneltap: %s: cannot write '%s': %s\n", o->cmd, o->conn_path,
-                strerror(errno));
-        return -1;
-    }
-    if (o->json_path && !(o->json = open_output(o->json_path))) {
-        fprintf(stderr, "tunneltap: %s: cannot write '%s': %s\n", o->cmd, o->json_path,
-                strerror(errno));
-        cli_live_outputs_abort(o);
-        return -1;
+    const char *names[3] = {"--conn-log", "--json", "--alerts"};
+    const char *paths[3] = {o->conn_path, o->json_path, o->alerts_path};
+    for (int i = 0; i < 3; i++)
+        for (int j = i + 1; j < 3; j++)
+            if (same_file(paths[i], paths[j])) {
+                fprintf(stderr, "tunneltap: %s: %s and %s name the same file '%s'\n", o->cmd,
+                        names[i], names[j], paths[i]);
+                return -1;
+            }
+    FILE **files[3] = {&o->conn, &o->json, &o->alerts};
+    for (int i = 0; i < 3; i++) {
+        if (paths[i] && !(*files[i] = open_output(paths[i]))) {
+            fprintf(stderr, "tunneltap: %s: cannot write '%s': %s\n", o->cmd, paths[i],
+                    strerror(errno));
+            cli_live_outputs_abort(o);
+            return -1;
+        }
     }
     return 0;
+}
+
+const char *cli_live_outputs_clash(const cli_live_outputs *o)
+{
+    bool conn = o->conn_path && strcmp(o->conn_path, "-") == 0;
+    bool json = o->json_path && strcmp(o->json_path, "-") == 0;
+    bool alerts = o->alerts_path && strcmp(o->alerts_path, "-") == 0;
+    if (conn && json)
+        return "--conn-log and --json cannot both write to stdout";
+    if (conn && alerts)
+        return "--conn-log and --alerts cannot both write to stdout";
+    if (json && alerts)
+        return "--json and --alerts cannot both write to stdout";
+    return NULL;
 }
 
 /* Closes out (stdout is only flushed); 0 or the errno that lost data. */
@@ -194,6 +220,20 @@ int cli_live_outputs_finish(cli_live_outputs *o, cli_live_sink *k)
         rc = -1;
     }
     o->conn = o->json = NULL;
+    /* The alerts were written as they were raised; tt_tap_finish (before
+     * this) raised the last ones. Closing under the lock: no line is cut. */
+    pthread_mutex_lock(&alerts_lock);
+    FILE *af = o->alerts;
+    o->alerts = NULL;
+    int werr = o->alerts_errno;
+    pthread_mutex_unlock(&alerts_lock);
+    if ((e = close_output(af)) != 0 && !werr)
+        werr = e;
+    if (werr) {
+        fprintf(stderr, "tunneltap: %s: cannot write '%s': %s\n", o->cmd, o->alerts_path,
+                strerror(werr));
+        rc = -1;
+    }
     return rc;
 }
 
@@ -204,13 +244,139 @@ void cli_live_outputs_abort(cli_live_outputs *o)
     if (o->json && o->json != stdout)
         fclose(o->json);
     o->conn = o->json = NULL;
+    pthread_mutex_lock(&alerts_lock);
+    if (o->alerts && o->alerts != stdout)
+        fclose(o->alerts);
+    o->alerts = NULL;
+    pthread_mutex_unlock(&alerts_lock);
 }
 
 FILE *cli_live_summary_stream(const cli_live_outputs *o)
 {
     bool on_stdout = (o->conn_path && strcmp(o->conn_path, "-") == 0) ||
-                     (o->json_path && strcmp(o->json_path, "-") == 0);
+                     (o->json_path && strcmp(o->json_path, "-") == 0) ||
+                     (o->alerts_path && strcmp(o->alerts_path, "-") == 0);
     return on_stdout ? stderr : stdout;
+}
+
+/* ---- regression alerts --------------------------------------------------- */
+
+void cli_live_on_alert(void *ctx, const tt_alert *a)
+{
+    cli_live_outputs *o = ctx;
+    pthread_mutex_lock(&alerts_lock);
+    o->alerts_seen++;
+    if (!a->recovery)
+        o->regressions++;
+    if (o->alerts && !o->alerts_errno) {
+        errno = 0;
+        int rc = cli_alert_write_json(o->alerts, a);
+        if (rc == 0 && fflush(o->alerts) == 0 && !ferror(o->alerts)) {
+            o->alerts_written++;
+        } else {
+            o->alerts_errno = rc == TT_ENOMEM ? ENOMEM : errno ? errno : EIO;
+            /* Once: the host goes on, and exits 1 at the end. */
+            fprintf(stderr, "tunneltap: %s: cannot write '%s': %s; no more alerts go there\n",
+                    o->cmd, o->alerts_path, strerror(o->alerts_errno));
+        }
+    }
+    if (!o->quiet)
+        fprintf(stderr, "tunneltap: %s: %s %s: %s\n", o->cmd, a->recovery ? "recovery" : "ALERT",
+                tt_alert_kind_name(a->kind), a->message);
+    pthread_mutex_unlock(&alerts_lock);
+}
+
+uint64_t cli_live_regressions(cli_live_outputs *o)
+{
+    pthread_mutex_lock(&alerts_lock);
+    uint64_t n = o->regressions;
+    pthread_mutex_unlock(&alerts_lock);
+    return n;
+}
+
+int cli_live_marks_add(cli_live_marks *m, const char *arg, char *err)
+{
+    if (m->n >= CLI_LIVE_MAX_MARKS) {
+        snprintf(err, 256, "at most %d --mark options", CLI_LIVE_MAX_MARKS);
+        return -1;
+    }
+    cli_mark_spec *s = &m->v[m->n];
+    if (cli_mark_parse(arg, s, err) < 0) {
+        if (strstr(err, "ISO 8601 or +SECONDS")) /* +SECONDS is no choice here */
+            snprintf(err, 256,
+                     "--mark '%.40s': WHEN must be epoch seconds (1764244985.5) or ISO 8601 "
+                     "(2025-11-27T12:03:05Z)",
+                     arg);
+        return -1;
+    }
+    if (s->relative) {
+        snprintf(err, 256,
+                 "--mark '%.40s': +SECONDS counts from a capture's first packet (replay only); "
+                 "give an absolute time (epoch seconds or ISO 8601), or mark while running "
+                 "with 'tunneltap mark LABEL'",
+                 arg);
+        return -1;
+    }
+    const char *eq = strchr(arg, '=');
+    char label[TT_MARK_LABEL_MAX];
+    if (tt_control_sanitize_label(label, sizeof label, eq + 1, strlen(eq + 1)) == 0) {
+        snprintf(err, 256, "--mark '%.40s': the label is empty", arg);
+        return -1;
+    }
+    snprintf(s->label, sizeof s->label, "%s", label);
+    m->n++;
+    return 0;
+}
+
+int cli_live_marks_place(const char *cmd, tt_tap *tap, const cli_live_marks *m)
+{
+    uint64_t now = cli_live_real_us();
+    for (unsigned i = 0; i < m->n; i++) {
+        const cli_mark_spec *s = &m->v[i];
+        int rc = tt_tap_mark(tap, s->label, s->ts_us ? s->ts_us : 1);
+        if (rc < 0) {
+            fprintf(stderr, "tunneltap: %s: cannot add the marker '%s': %s\n", cmd, s->label,
+                    tt_strerror(rc));
+            return -1;
+        }
+        char iso[40];
+        cli_iso_time(s->ts_us, iso, sizeof iso);
+        if (s->ts_us < now)
+            fprintf(stderr,
+                    "tunneltap: %s: marker '%s' at %s: %.0f s before the start, so nothing "
+                    "before it is seen and it can raise no alert\n",
+                    cmd, s->label, iso, (double)(now - s->ts_us) / 1e6);
+        else
+            fprintf(stderr, "tunneltap: %s: marker '%s' at %s (in %.0f s)\n", cmd, s->label, iso,
+                    (double)(s->ts_us - now) / 1e6);
+    }
+    return 0;
+}
+
+void cli_live_print_alerts(tt_tap *tap, FILE *out)
+{
+    unsigned nmk = tt_tap_compare(tap, 0, NULL, NULL, NULL);
+    for (unsigned i = 0; i < nmk; i++) {
+        tt_marker_info mi;
+        tt_period b, a;
+        tt_tap_compare(tap, i, &mi, &b, &a);
+        cli_print_comparison(out, &mi, &b, &a);
+    }
+    unsigned n = tt_tap_alerts(tap, NULL, 0);
+    tt_alert *v = n ? calloc(n, sizeof *v) : NULL;
+    if (n && !v) {
+        fprintf(out, "alerts: %u (out of memory listing them)\n", n);
+        return;
+    }
+    if (v)
+        n = tt_tap_alerts(tap, v, n);
+    if (n == 0)
+        fprintf(out, "alerts: none%s\n",
+                nmk ? " (no regression after any marker)" : " (no change detected)");
+    for (unsigned i = 0; i < n; i++)
+        fprintf(out, "%s %s: %s\n", v[i].recovery ? "recovery" : "ALERT",
+                tt_alert_kind_name(v[i].kind), v[i].message);
+    free(v);
 }
 
 bool cli_live_parse_seconds(const char *s, double *sec)

@@ -4,7 +4,7 @@
  *   livecapture.c  `tunneltap capture`: live libpcap capture into the tap
  *   ctl.c          `tunneltap mark|status` (control socket clients), and the
  *                  plumbing the two hosts share: signals, control socket,
- *                  connection sink, outputs, option values
+ *                  connection sink, outputs, alerts and --mark, option values
  *
  * The entry points take argv[0] = the subcommand name and return the
  * process exit status.
@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "capture/control.h"
+#include "cli/alerts.h"
 #include "cli/cli.h"
 #include "tunneltap/tunneltap.h"
 
@@ -35,7 +36,12 @@ int cli_status_main(int argc, char **argv);
 void cli_status_usage(FILE *out);
 
 /* Exit statuses of the live hosts (bridge, capture). */
-enum { CLI_LIVE_EXIT_OK = 0, CLI_LIVE_EXIT_RUNTIME = 1, CLI_LIVE_EXIT_SETUP = 2 };
+enum {
+    CLI_LIVE_EXIT_OK = 0,
+    CLI_LIVE_EXIT_RUNTIME = 1,
+    CLI_LIVE_EXIT_SETUP = 2,
+    CLI_LIVE_EXIT_REGRESSION = 3 /* --fail-on-regression and a regression alert fired */
+};
 
 /* ---- shared by the hosts (ctl.c) ---------------------------------------- */
 
@@ -72,24 +78,66 @@ void cli_live_on_conn(void *ctx, const tt_conn *c);
 /* Log callback: ctx is the command name ("bridge"); warnings and errors go to stderr. */
 void cli_live_on_log(void *ctx, int level, const char *msg);
 
-/* The --conn-log / --json outputs: opened before anything else starts (so
- * a bad path costs nothing), written after tt_tap_finish. */
+/* The --conn-log / --json / --alerts outputs: opened before anything else
+ * starts (so a bad path costs nothing). The logs are written after
+ * tt_tap_finish; the alerts as they are raised (cli_live_on_alert). */
 typedef struct cli_live_outputs {
     const char *cmd;
-    const char *conn_path, *json_path;
-    FILE *conn, *json;
+    const char *conn_path, *json_path, *alerts_path;
+    FILE *conn, *json, *alerts;
     time_t opened;
+    bool quiet; /* no "ALERT ..." line on stderr as alerts are raised */
+    /* Written by cli_live_on_alert under a lock of ctl.c: */
+    uint64_t alerts_seen, regressions, alerts_written;
+    int alerts_errno; /* the first write error on --alerts, or 0 */
 } cli_live_outputs;
 
 /* Returns 0, or -1 after printing why. */
 int cli_live_outputs_open(cli_live_outputs *o);
-/* Writes the sorted records and closes the outputs. Returns 0, or -1 after
+/* Writes the sorted records and closes the outputs (the alerts file too:
+ * every alert raised up to tt_tap_finish is in it). Returns 0, or -1 after
  * printing why (out of memory, write error). */
 int cli_live_outputs_finish(cli_live_outputs *o, cli_live_sink *k);
 /* Closes whatever is open without writing (error paths). */
 void cli_live_outputs_abort(cli_live_outputs *o);
-/* Where the summary goes: stderr when a log is written to stdout. */
+/* Where the summary goes: stderr when a log or the alerts go to stdout. */
 FILE *cli_live_summary_stream(const cli_live_outputs *o);
+/* "--conn-log and --alerts cannot both write to stdout", or NULL when the
+ * output paths do not clash (checked while parsing options). */
+const char *cli_live_outputs_clash(const cli_live_outputs *o);
+
+/* ---- regression alerts on the live hosts (ctl.c) ------------------------ */
+
+/* tt_tap_config.on_alert, alert_ctx = the host's cli_live_outputs: runs on
+ * the analysis thread (and in tt_tap_finish). Counts the alert, writes it
+ * to --alerts as one JSON line (flushed at once), and says it on stderr
+ * unless quiet. */
+void cli_live_on_alert(void *ctx, const tt_alert *a);
+
+/* Regression (not recovery) alerts raised so far. Thread-safety: any thread. */
+uint64_t cli_live_regressions(cli_live_outputs *o);
+
+#define CLI_LIVE_MAX_MARKS 64
+
+/* --mark WHEN=LABEL given at start: absolute instants only. */
+typedef struct cli_live_marks {
+    cli_mark_spec v[CLI_LIVE_MAX_MARKS];
+    unsigned n;
+} cli_live_marks;
+
+/* Adds one --mark. WHEN is epoch seconds or ISO 8601; +SECONDS (from a
+ * capture's first packet) is refused: a live run has no first packet to
+ * count from when it starts. The label is sanitised like a control-socket
+ * label. Returns 0, or -1 with a message in err (256 bytes). */
+int cli_live_marks_add(cli_live_marks *m, const char *arg, char *err);
+/* Hands the markers to the tap, one stderr line each. Returns 0, or -1
+ * after printing why (the tap's marker list is full). */
+int cli_live_marks_place(const char *cmd, tt_tap *tap, const cli_live_marks *m);
+
+/* The end of the summary, as replay prints it: the before/after table of
+ * each marker and one "ALERT kind: message" / "recovery kind: message"
+ * line per alert (or "alerts: none ..."). */
+void cli_live_print_alerts(tt_tap *tap, FILE *out);
 
 /* Option values: seconds (> 0, at most a day), and a byte count with an
  * optional k/K or m/M suffix (powers of 1024). Return false when invalid. */

@@ -29,6 +29,8 @@ typedef struct capture_opts {
     int snaplen;
     double duration;
     uint32_t udp_ms, syn_ms; /* 0: the analyzer's default */
+    cli_live_marks marks;    /* --mark */
+    bool fail_on_regression;
 } capture_opts;
 
 typedef struct capture {
@@ -58,6 +60,12 @@ void cli_capture_usage(FILE *out)
           "  --snaplen N         bytes kept of each packet (default 262144, at least 96)\n"
           "  --conn-log PATH     at exit, write a Zeek conn.log sorted by ts ('-': stdout)\n"
           "  --json PATH         at exit, write one JSON object per connection ('-': stdout)\n"
+          "  --mark WHEN=LABEL   a marker (filter upgrade) at WHEN: epoch seconds\n"
+          "                      (1764244985.5) or ISO 8601 (2025-11-27T12:03:05Z);\n"
+          "                      repeatable. While running: 'tunneltap mark LABEL'\n"
+          "  --alerts PATH       write regression alerts as JSON lines as they are raised\n"
+          "                      ('-': stdout)\n"
+          "  --fail-on-regression  exit 3 when a regression alert fired\n"
           "  --control PATH      control socket for 'tunneltap mark|status' (default:\n"
           "                      $XDG_RUNTIME_DIR/tunneltap.sock, /run/tunneltap/tunneltap.sock\n"
           "                      for root, else /tmp/tunneltap-UID/tunneltap.sock)\n"
@@ -66,12 +74,17 @@ void cli_capture_usage(FILE *out)
           "  --udp-deadline SEC  a UDP or DNS request unanswered after SEC fails (default 5)\n"
           "  --syn-deadline SEC  a SYN unanswered after SEC fails (default 5)\n"
           "  --no-dpi            do not identify applications with nDPI\n"
-          "  --quiet             no summary\n"
+          "  --quiet             no summary, and no ALERT lines on stderr\n"
           "  -h, --help          this help\n"
+          "\n"
+          "Regression alerts (docs/regression.md) are raised while the capture runs: each\n"
+          "one is said on stderr, written to --alerts at once, and listed by 'tunneltap\n"
+          "status'; the summary ends with each marker's before/after table and the alerts.\n"
           "\n"
           "exit status: 0 stopped by SIGINT/SIGTERM or --duration; 1 the capture broke\n"
           "while running (interface gone), or an output could not be written; 2 usage\n"
-          "error, or the interface, the analyzer or the control socket could not be set up.\n",
+          "error, or the interface, the analyzer or the control socket could not be set up;\n"
+          "3 with --fail-on-regression when a regression alert fired (and nothing failed).\n",
           out);
 }
 
@@ -97,6 +110,9 @@ enum {
     OPT_NO_DPI,
     OPT_UDP_DEADLINE,
     OPT_SYN_DEADLINE,
+    OPT_MARK,
+    OPT_ALERTS,
+    OPT_FAIL_ON_REGRESSION,
 };
 
 static int parse_options(int argc, char **argv, capture_opts *o, cli_live_outputs *out)
@@ -113,6 +129,9 @@ static int parse_options(int argc, char **argv, capture_opts *o, cli_live_output
         {"no-dpi", no_argument, NULL, OPT_NO_DPI},
         {"udp-deadline", required_argument, NULL, OPT_UDP_DEADLINE},
         {"syn-deadline", required_argument, NULL, OPT_SYN_DEADLINE},
+        {"mark", required_argument, NULL, OPT_MARK},
+        {"alerts", required_argument, NULL, OPT_ALERTS},
+        {"fail-on-regression", no_argument, NULL, OPT_FAIL_ON_REGRESSION},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -170,6 +189,18 @@ static int parse_options(int argc, char **argv, capture_opts *o, cli_live_output
             *(c == OPT_UDP_DEADLINE ? &o->udp_ms : &o->syn_ms) = ms ? ms : 1;
             break;
         }
+        case OPT_MARK: {
+            char merr[256];
+            if (cli_live_marks_add(&o->marks, optarg, merr) < 0)
+                return usage_error("%s", merr);
+            break;
+        }
+        case OPT_ALERTS:
+            out->alerts_path = optarg;
+            break;
+        case OPT_FAIL_ON_REGRESSION:
+            o->fail_on_regression = true;
+            break;
         case 'q':
             o->quiet = true;
             break;
@@ -190,9 +221,10 @@ static int parse_options(int argc, char **argv, capture_opts *o, cli_live_output
         return usage_error("no interface given (-i IFACE)");
     if (o->control && o->no_control)
         return usage_error("--control and --no-control contradict each other");
-    if (out->conn_path && out->json_path && strcmp(out->conn_path, "-") == 0 &&
-        strcmp(out->json_path, "-") == 0)
-        return usage_error("--conn-log and --json cannot both write to stdout");
+    const char *clash = cli_live_outputs_clash(out);
+    if (clash)
+        return usage_error("%s", clash);
+    out->quiet = o->quiet;
     return -1;
 }
 
@@ -363,11 +395,15 @@ int cli_capture_main(int argc, char **argv)
     cfg.analyzer.conn_ctx = &sink;
     cfg.analyzer.log = cli_live_on_log;
     cfg.analyzer.log_ctx = (void *)CMD;
+    cfg.on_alert = cli_live_on_alert; /* --alerts, stderr, the exit status */
+    cfg.alert_ctx = &out;
     if ((rc = tt_tap_open(&k->tap, &cfg, err)) < 0) {
         fprintf(stderr, "tunneltap: " CMD ": cannot start the analyzer: %s\n",
                 err[0] ? err : tt_strerror(rc));
         goto out;
     }
+    if (cli_live_marks_place(CMD, k->tap, &k->o.marks) < 0)
+        goto out;
     if ((rc = tt_tap_producer_open(k->tap, &k->prod)) < 0) {
         fprintf(stderr, "tunneltap: " CMD ": cannot open a copy ring: %s\n", tt_strerror(rc));
         goto out;
@@ -405,14 +441,17 @@ int cli_capture_main(int argc, char **argv)
     if (!k->o.quiet) {
         FILE *s = cli_live_summary_stream(&out);
         print_summary(k, &sink, &st, s);
+        cli_live_print_alerts(k->tap, s);
         fflush(s);
     }
+    if (status == CLI_LIVE_EXIT_OK && k->o.fail_on_regression && cli_live_regressions(&out) > 0)
+        status = CLI_LIVE_EXIT_REGRESSION;
 
 out:
     tt_control_close(k->ctl);
-    cli_live_outputs_abort(&out);
     if (k->tap)
-        tt_tap_close(k->tap);
+        tt_tap_close(k->tap); /* first: its thread may still raise an alert */
+    cli_live_outputs_abort(&out);
     tt_live_close(k->live);
     cli_live_sink_free(&sink);
     free(k);
