@@ -172,6 +172,24 @@ void tt_analyzer_close(tt_analyzer *a)
 
 /* ---- lists ------------------------------------------------------------ */
 
+/* When a flow at the head of its list falls due: its judge deadline, or the
+ * end of its inactivity timeout. */
+static uint64_t due_of(const tt_analyzer *a, const tt__flow *f, bool judge)
+{
+    return judge ? f->judge_at_us : f->last_us + a->timeouts_us[f->lclass];
+}
+
+/* Keeps next_due_us at or below every list head's due time, so that
+ * tt_analyzer_advance can return at once while nothing is due. Only a new
+ * head can lower the minimum: the first flow of an empty list, or the flow
+ * after an unlinked head (expiry lists are not strictly ordered: a closed
+ * connection keeps its last_us when it moves to the linger list). */
+static void lower_due(tt_analyzer *a, uint64_t due)
+{
+    if (due < a->next_due_us)
+        a->next_due_us = due;
+}
+
 static void list_unlink(tt_analyzer *a, tt__list *l, uint32_t idx, bool judge)
 {
     tt__flow *f = &a->flows[idx];
@@ -184,6 +202,8 @@ static void list_unlink(tt_analyzer *a, tt__list *l, uint32_t idx, bool judge)
             a->flows[prev].lnext = next;
     } else {
         l->head = next;
+        if (next != TT__NIL)
+            lower_due(a, due_of(a, &a->flows[next], judge));
     }
     if (next != TT__NIL) {
         if (judge)
@@ -213,6 +233,7 @@ static void list_append(tt_analyzer *a, tt__list *l, uint32_t idx, bool judge)
             a->flows[l->tail].lnext = idx;
     } else {
         l->head = idx;
+        lower_due(a, due_of(a, f, judge));
     }
     l->tail = idx;
 }
@@ -289,8 +310,16 @@ void tt_analyzer_note_loss(tt_analyzer *a, uint64_t now_us, uint64_t count)
 
 /* ---- judging ----------------------------------------------------------- */
 
-static void build_conn(tt_analyzer *a, const tt__flow *f, tt_conn *c)
+static void build_conn(tt_analyzer *a, tt__flow *f, tt_conn *c)
 {
+    /* A flow nDPI could not name is guessed from its ports: the same answer
+     * every time, and it cost more than the rest of the record (nDPI looks
+     * the addresses up too, though it is given none). Guess once per flow. */
+    if (a->dpi && !(f->flags & TT__F_GUESSED) && !f->dpi_proto[0] && !f->dpi_proto[1] &&
+        (f->proto == 6 || f->proto == 17)) {
+        tt__dpi_guess_ports(a->dpi, f->proto, f->port[0], f->port[1], f->guess);
+        f->flags |= TT__F_GUESSED;
+    }
     tt__fill_conn(a, f, c);
 }
 
@@ -345,17 +374,34 @@ static void judge(tt_analyzer *a, uint32_t idx, uint64_t now, bool final)
 
 /* ---- flow table -------------------------------------------------------- */
 
+/* splitmix64's finalizer: every input bit reaches every output bit. */
+static uint64_t mix64(uint64_t x)
+{
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+/* One endpoint's hash: the address read as words (memcpy: no alignment
+ * assumption), the port folded in, mixed once per 64 bits. */
+static uint64_t side_hash(const uint8_t *addr, uint16_t port, size_t alen)
+{
+    if (alen == 4) {
+        uint32_t w;
+        memcpy(&w, addr, 4);
+        return mix64((uint64_t)w << 16 ^ port);
+    }
+    uint64_t w0, w1;
+    memcpy(&w0, addr, 8);
+    memcpy(&w1, addr + 8, 8);
+    return mix64(w0 ^ mix64(w1 ^ port));
+}
+
 static uint32_t hash_key(const uint8_t *a1, uint16_t p1, const uint8_t *a2, uint16_t p2,
                          uint8_t proto, size_t alen, bool directional)
 {
     /* Symmetric unless directional: combine each side's hash commutatively. */
-    uint64_t h1 = 0xcbf29ce484222325ull, h2 = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < alen; i++) {
-        h1 = (h1 ^ a1[i]) * 0x100000001b3ull;
-        h2 = (h2 ^ a2[i]) * 0x100000001b3ull;
-    }
-    h1 = (h1 ^ p1) * 0x100000001b3ull;
-    h2 = (h2 ^ p2) * 0x100000001b3ull;
+    uint64_t h1 = side_hash(a1, p1, alen), h2 = side_hash(a2, p2, alen);
     uint64_t h = directional ? h1 * 31 + h2 : h1 + h2;
     h ^= proto;
     h ^= h >> 33;
@@ -541,6 +587,8 @@ void tt_analyzer_advance(tt_analyzer *a, uint64_t now)
     if (now < a->now_us)
         return;
     a->now_us = now;
+    if (now < a->next_due_us)
+        return; /* no list head is due (see lower_due): the common case, per packet */
     /* Deadlines first: a flow is judged before it can expire. */
     for (int q = 1; q < TT__JQ_N; q++) {
         uint32_t idx;
@@ -563,6 +611,15 @@ void tt_analyzer_advance(tt_analyzer *a, uint64_t now)
                a->flows[idx].last_us + a->timeouts_us[l] <= now)
             release(a, idx, now, false);
     }
+    uint64_t due = UINT64_MAX;
+    for (int q = 1; q < TT__JQ_N; q++)
+        if (a->jq[q].head != TT__NIL && a->flows[a->jq[q].head].judge_at_us < due)
+            due = a->flows[a->jq[q].head].judge_at_us;
+    for (int l = 0; l < TT__LC_N; l++)
+        if (a->lists[l].head != TT__NIL &&
+            a->flows[a->lists[l].head].last_us + a->timeouts_us[l] < due)
+            due = a->flows[a->lists[l].head].last_us + a->timeouts_us[l];
+    a->next_due_us = due;
 }
 
 /* ---- packets ----------------------------------------------------------- */
@@ -614,7 +671,12 @@ static void dpi_feed(tt_analyzer *a, tt__flow *f, const tt__pkt *p)
         a->st.dpi_active++;
     }
     f->dpi_pkts++;
-    bool done = tt__dpi_feed(a->dpi, f->dpi_slot, p->l3, p->l3_cap, p->ts_us / 1000, f->dpi_proto);
+    /* Nor after it: an empty segment (a pure ACK, mostly) moves no nDPI state
+     * once the flow's sequence numbers are set from its first payload, so it
+     * only counts towards the budget, as ndpiReader counts it. */
+    bool done = false;
+    if (p->proto != 6 || p->payload_len != 0)
+        done = tt__dpi_feed(a->dpi, f->dpi_slot, p->l3, p->l3_cap, p->ts_us / 1000, f->dpi_proto);
     unsigned budget = f->proto == 6 ? DPI_MAX_TCP_PKTS : DPI_MAX_UDP_PKTS;
     if (done || f->dpi_pkts >= budget) {
         tt__dpi_end(a->dpi, f->dpi_slot, !done, f->dpi_proto);

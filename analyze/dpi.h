@@ -40,7 +40,7 @@ void tt__dpi_guess_ports(const tt__dpi *d, uint8_t proto, uint16_t sport, uint16
                          uint16_t out[2]);
 
 /* "TLS.Google", "DNS", ...; NULL for unknown. buf holds the result. */
-const char *tt__dpi_name(const tt__dpi *d, const uint16_t proto[2], char *buf, size_t len);
+const char *tt__dpi_name(tt__dpi *d, const uint16_t proto[2], char *buf, size_t len);
 
 /* Zeek-style service name ("dns", "ssl", "http", ...) or NULL. buf may hold it. */
 const char *tt__dpi_service(const tt__dpi *d, const uint16_t proto[2], char *buf, size_t len);

@@ -53,6 +53,7 @@ enum {
     TT__F_ONE_WAY_KEY = 1u << 12,      /* ICMP one-way message: directional key */
     TT__F_ICMP_ERR = 1u << 13,         /* an ICMP error (not unreachable) quoted this flow */
     TT__F_SYNACK_AFTER_ACK = 1u << 14, /* internal: ack seen, watch for SYN-ACK repeats */
+    TT__F_GUESSED = 1u << 15,          /* guess[] holds the port guess (analyzer.c: build_conn) */
 };
 
 typedef struct tt__ep {
@@ -89,6 +90,7 @@ typedef struct tt__flow {
     uint64_t judged_us;
     uint64_t ip_bytes[2];
     char hist[20];
+    uint16_t guess[2]; /* nDPI's guess from the ports, once (in what was padding) */
     union {
         tt__ep ep[2]; /* TCP */
         struct {
@@ -97,6 +99,9 @@ typedef struct tt__flow {
         } d;
     } u;
 } tt__flow;
+
+/* docs/PERFORMANCE.md: at most 256 bytes per tracked flow. */
+_Static_assert(sizeof(tt__flow) <= 256, "tt__flow grew past 256 bytes");
 
 typedef struct tt__list {
     uint32_t head, tail;
@@ -125,6 +130,7 @@ struct tt_analyzer {
     uint64_t deadlines_us[TT__JQ_N];
     tt__dpi *dpi;
     uint64_t now_us;
+    uint64_t next_due_us; /* no list head is due before this (analyzer.c: lower_due) */
     uint64_t serial;
     uint64_t uid_seed;
     bool started, finished;

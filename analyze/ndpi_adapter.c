@@ -23,8 +23,17 @@
 #define TT_NDPI_INPUT_INFO 1
 #endif
 
+/* Names already built by ndpi_protocol2name (a snprintf each time), by
+ * master/app pair: a record is built once or twice per flow, from a few
+ * dozen distinct pairs. Direct-mapped; key 0 (unknown/unknown) is never named. */
+#define NAME_CACHE 16
+
 struct tt__dpi {
     struct ndpi_detection_module_struct *mod;
+    struct {
+        uint32_t key;
+        char name[64];
+    } names[NAME_CACHE];
     uint8_t *pool;      /* max_flows * flow_size bytes */
     uint32_t *free_idx; /* stack of free slots */
     uint32_t nfree, max_flows;
@@ -211,15 +220,28 @@ void tt__dpi_guess_ports(const tt__dpi *d, uint8_t proto, uint16_t sport, uint16
     out[1] = p.app_protocol;
 }
 
-const char *tt__dpi_name(const tt__dpi *d, const uint16_t proto[2], char *buf, size_t len)
+const char *tt__dpi_name(tt__dpi *d, const uint16_t proto[2], char *buf, size_t len)
 {
     if (proto[1] == NDPI_PROTOCOL_UNKNOWN && proto[0] == NDPI_PROTOCOL_UNKNOWN)
         return NULL;
-    ndpi_protocol p;
-    memset(&p, 0, sizeof(p));
-    p.master_protocol = proto[0];
-    p.app_protocol = proto[1];
-    return ndpi_protocol2name(d->mod, p, buf, (u_int)len);
+    uint32_t key = (uint32_t)proto[0] << 16 | proto[1];
+    unsigned i = (key * 2654435761u) >> 28; /* 16 slots */
+    if (d->names[i].key != key) {
+        ndpi_protocol p;
+        memset(&p, 0, sizeof(p));
+        p.master_protocol = proto[0];
+        p.app_protocol = proto[1];
+        ndpi_protocol2name(d->mod, p, d->names[i].name, (u_int)sizeof(d->names[i].name));
+        d->names[i].key = key;
+    }
+    if (len == 0)
+        return NULL;
+    size_t n = strnlen(d->names[i].name, sizeof(d->names[i].name));
+    if (n >= len)
+        n = len - 1;
+    memcpy(buf, d->names[i].name, n);
+    buf[n] = 0;
+    return buf;
 }
 
 /* nDPI protocol -> the name Zeek's conn.log `service` column would use. */
