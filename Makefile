@@ -4,7 +4,7 @@ JOBS       ?= 2
 CMAKE_ARGS ?=
 SAMPLE     ?= captures/upgrade-udp-synack-v4-raw.pcap
 
-.PHONY: all deps deps-test build run test test-release test-asan test-tsan format format-check clean
+.PHONY: all deps deps-test build run test test-release test-asan test-tsan test-fuzz format format-check clean
 
 all: build
 
@@ -30,7 +30,7 @@ run: build
 	@echo "== evidence: $(BUILD)/evidence.pcapng  report: $(BUILD)/report.html"
 
 # Everything: release suite, ASan+UBSan suite, TSan ring/tap tests, format.
-test: deps-test format-check test-release test-asan test-tsan
+test: deps-test format-check test-release test-asan test-tsan test-fuzz
 	@echo "make test: all suites passed"
 
 test-release: build
@@ -46,6 +46,10 @@ test-tsan: deps
 	cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=Debug -DTT_WERROR=ON -DTT_SANITIZE=thread >/dev/null
 	cmake --build $(BUILD)-tsan -j $(JOBS)
 	cd $(BUILD)-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -L tsan
+
+# Fuzz smoke: each libFuzzer target for 20 s, two at a time (bench/fuzz.sh).
+test-fuzz: deps
+	bench/fuzz.sh 20
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:

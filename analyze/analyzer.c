@@ -19,6 +19,13 @@
 
 enum { DPI_MAX_TCP_PKTS = 80, DPI_MAX_UDP_PKTS = 24 };
 
+/* When every nDPI slot is taken, a flow that has sent nothing for this long
+ * gives its slot up (classified from what nDPI saw, or guessed) to a new
+ * flow. Without it, flows nDPI cannot name (a UDP request never answered,
+ * an unknown port) hold their slot until they expire, 60 s for UDP, and a
+ * busy network's later flows go unclassified. */
+#define DPI_IDLE_US (2 * US)
+
 void tt_analyzer_config_init(tt_analyzer_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
@@ -72,7 +79,7 @@ size_t tt_analyzer_memsize(const tt_analyzer_config *cfg)
     n += cfg->max_flows * sizeof(tt__flow);
     n += (size_t)pow2_at_least(cfg->max_flows) * sizeof(uint32_t);
     if (cfg->enable_dpi)
-        n += TT__NDPI_MODULE_ESTIMATE + cfg->max_dpi_flows * (tt__dpi_flow_bytes() + 4);
+        n += TT__NDPI_MODULE_ESTIMATE + cfg->max_dpi_flows * (tt__dpi_flow_bytes() + 4 + 12);
     return n;
 }
 
@@ -152,7 +159,19 @@ int tt_analyzer_open(tt_analyzer **out, const tt_analyzer_config *cfg_in, char *
             return rc;
         }
         a->mem_bytes += dpi_mem;
+        size_t nslots = cfg.max_dpi_flows ? cfg.max_dpi_flows : 1;
+        a->dpi_owner = al_alloc(&al, nslots * sizeof(uint32_t));
+        a->dpi_prev = al_alloc(&al, nslots * sizeof(uint32_t));
+        a->dpi_next = al_alloc(&al, nslots * sizeof(uint32_t));
+        if (!a->dpi_owner || !a->dpi_prev || !a->dpi_next) {
+            if (errbuf)
+                snprintf(errbuf, TT_ERRBUF_SIZE, "cannot allocate %zu nDPI slot links", nslots);
+            tt_analyzer_close(a);
+            return TT_ENOMEM;
+        }
+        a->mem_bytes += 3 * nslots * sizeof(uint32_t);
     }
+    a->dpi_lru.head = a->dpi_lru.tail = TT__NIL;
     a->st.memory_bytes = a->mem_bytes;
     a->st.flow_bytes = sizeof(tt__flow);
     *out = a;
@@ -164,6 +183,10 @@ void tt_analyzer_close(tt_analyzer *a)
     if (!a)
         return;
     tt__dpi_close(a->dpi);
+    size_t nslots = a->cfg.max_dpi_flows ? a->cfg.max_dpi_flows : 1;
+    al_free(&a->al, a->dpi_owner, nslots * sizeof(uint32_t));
+    al_free(&a->al, a->dpi_prev, nslots * sizeof(uint32_t));
+    al_free(&a->al, a->dpi_next, nslots * sizeof(uint32_t));
     al_free(&a->al, a->flows, a->cfg.max_flows * sizeof(tt__flow));
     al_free(&a->al, a->buckets, (size_t)a->nbuckets * sizeof(uint32_t));
     tt_allocator al = a->al;
@@ -236,6 +259,40 @@ static void list_append(tt_analyzer *a, tt__list *l, uint32_t idx, bool judge)
         lower_due(a, due_of(a, f, judge));
     }
     l->tail = idx;
+}
+
+/* nDPI slots in the order their flows were last fed (head: longest ago). */
+static void slot_unlink(tt_analyzer *a, uint32_t s)
+{
+    uint32_t prev = a->dpi_prev[s], next = a->dpi_next[s];
+    if (prev != TT__NIL)
+        a->dpi_next[prev] = next;
+    else
+        a->dpi_lru.head = next;
+    if (next != TT__NIL)
+        a->dpi_prev[next] = prev;
+    else
+        a->dpi_lru.tail = prev;
+}
+
+static void slot_append(tt_analyzer *a, uint32_t s)
+{
+    a->dpi_prev[s] = a->dpi_lru.tail;
+    a->dpi_next[s] = TT__NIL;
+    if (a->dpi_lru.tail != TT__NIL)
+        a->dpi_next[a->dpi_lru.tail] = s;
+    else
+        a->dpi_lru.head = s;
+    a->dpi_lru.tail = s;
+}
+
+/* Ends a flow's classification and returns its slot to the pool. */
+static void dpi_release(tt_analyzer *a, tt__flow *f, bool guess)
+{
+    slot_unlink(a, f->dpi_slot);
+    tt__dpi_end(a->dpi, f->dpi_slot, guess, f->dpi_proto);
+    f->dpi_slot = TT__NIL;
+    a->st.dpi_active--;
 }
 
 /* Moves a flow to the tail of expiry list lc (it was just active). */
@@ -452,9 +509,7 @@ static void release(tt_analyzer *a, uint32_t idx, uint64_t now, bool final)
 {
     tt__flow *f = &a->flows[idx];
     if (f->dpi_slot != TT__NIL) {
-        tt__dpi_end(a->dpi, f->dpi_slot, true, f->dpi_proto);
-        f->dpi_slot = TT__NIL;
-        a->st.dpi_active--;
+        dpi_release(a, f, true);
         a->st.dpi_given_up++;
     }
     judge(a, idx, now, true);
@@ -663,13 +718,27 @@ static void dpi_feed(tt_analyzer *a, tt__flow *f, const tt__pkt *p)
         if (p->proto == 6 && p->payload_len == 0)
             return;
         f->dpi_slot = tt__dpi_begin(a->dpi);
+        uint32_t lru = a->dpi_lru.head;
+        if (f->dpi_slot == TT__NIL && lru != TT__NIL &&
+            a->flows[a->dpi_owner[lru]].last_us + DPI_IDLE_US <= p->ts_us) {
+            /* every slot taken: the flow fed longest ago has gone quiet */
+            tt__flow *idle = &a->flows[a->dpi_owner[lru]];
+            dpi_release(a, idle, true);
+            idle->flags |= TT__F_DPI_DONE;
+            a->st.dpi_given_up++;
+            f->dpi_slot = tt__dpi_begin(a->dpi);
+        }
         if (f->dpi_slot == TT__NIL) {
             a->st.events[TT_EV_FLOW_DPI_POOL_EMPTY]++;
             f->flags |= TT__F_DPI_DONE;
             return;
         }
         a->st.dpi_active++;
+        a->dpi_owner[f->dpi_slot] = (uint32_t)(f - a->flows);
+    } else {
+        slot_unlink(a, f->dpi_slot);
     }
+    slot_append(a, f->dpi_slot);
     f->dpi_pkts++;
     /* Nor after it: an empty segment (a pure ACK, mostly) moves no nDPI state
      * once the flow's sequence numbers are set from its first payload, so it
@@ -679,10 +748,8 @@ static void dpi_feed(tt_analyzer *a, tt__flow *f, const tt__pkt *p)
         done = tt__dpi_feed(a->dpi, f->dpi_slot, p->l3, p->l3_cap, p->ts_us / 1000, f->dpi_proto);
     unsigned budget = f->proto == 6 ? DPI_MAX_TCP_PKTS : DPI_MAX_UDP_PKTS;
     if (done || f->dpi_pkts >= budget) {
-        tt__dpi_end(a->dpi, f->dpi_slot, !done, f->dpi_proto);
-        f->dpi_slot = TT__NIL;
+        dpi_release(a, f, !done);
         f->flags |= TT__F_DPI_DONE;
-        a->st.dpi_active--;
         if (done)
             a->st.dpi_classified++;
         else

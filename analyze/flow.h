@@ -129,6 +129,9 @@ struct tt_analyzer {
     tt__list jq[TT__JQ_N];
     uint64_t deadlines_us[TT__JQ_N];
     tt__dpi *dpi;
+    uint32_t *dpi_owner;           /* per nDPI slot: the flow holding it */
+    uint32_t *dpi_prev, *dpi_next; /* per nDPI slot: least recently fed first */
+    tt__list dpi_lru;
     uint64_t now_us;
     uint64_t next_due_us; /* no list head is due before this (analyzer.c: lower_due) */
     uint64_t serial;

@@ -36,6 +36,12 @@ struct tt_producer {
     _Atomic uint64_t last_drop_us;
 };
 
+/* Records peeked from one ring and not yet analysed (consumer only). */
+typedef struct pending {
+    const tt_ring_rec *recs[2 * BURST];
+    unsigned n, pos;
+} pending;
+
 struct tt_tap {
     tt_tap_config cfg;
     tt_allocator al;
@@ -44,6 +50,7 @@ struct tt_tap {
     tt_producer *prod[TT_TAP_MAX_PRODUCERS];
     _Atomic unsigned nprod;
     uint64_t seen_drops[TT_TAP_MAX_PRODUCERS]; /* consumer only */
+    pending pend[TT_TAP_MAX_PRODUCERS];        /* consumer only */
     _Atomic bool closing;
     _Atomic bool finished;
     bool thread_started;
@@ -186,19 +193,36 @@ static void evaluate(tt_tap *t, uint64_t now, bool final)
         tt_regress_evaluate(t->reg, now, final);
 }
 
-/* One consumer pass: peek every ring, merge by timestamp, analyse, release.
+/* One consumer pass: peek every ring, merge by timestamp up to the frontier,
+ * analyse, release the rings whose peeked records are all analysed.
+ *
+ * The frontier: a ring whose burst came back full may hold more records
+ * beyond its last peeked one, so nothing later than that can be analysed yet
+ * without risking a reply before its request (a bulk direction's burst
+ * covers less time than the ACK direction's). Records past the frontier stay
+ * peeked (valid until release) and are merged on the next pass. The ring with
+ * the lowest frontier has all its records analysed, so every pass progresses.
  * Returns the number of records analysed. */
 static unsigned consume_once(tt_tap *t, unsigned budget)
 {
-    const tt_ring_rec *recs[TT_TAP_MAX_PRODUCERS][BURST];
-    unsigned n[TT_TAP_MAX_PRODUCERS], pos[TT_TAP_MAX_PRODUCERS];
     /* C1: acquire pairs with P1 in tt_tap_producer_open: prod[i] is complete. */
     unsigned np = atomic_load_explicit(&t->nprod, memory_order_acquire);
     unsigned total = 0, want = budget && budget < BURST ? budget : BURST;
+    bool full[TT_TAP_MAX_PRODUCERS];
     apply_markers(t);
     for (unsigned i = 0; i < np; i++) {
-        n[i] = tt_ring_peek_burst_sc(t->prod[i]->ring, recs[i], want);
-        pos[i] = 0;
+        pending *q = &t->pend[i];
+        if (q->pos > 0 && q->pos < q->n) {
+            memmove(q->recs, q->recs + q->pos, (q->n - q->pos) * sizeof(q->recs[0]));
+            q->n -= q->pos;
+            q->pos = 0;
+        }
+        full[i] = true;
+        if (q->n < BURST) {
+            unsigned got = tt_ring_peek_burst_sc(t->prod[i]->ring, q->recs + q->n, want);
+            full[i] = got == want;
+            q->n += got;
+        }
         /* New drops on this ring: the analyzer must not trust that window. */
         tt_ring_stats rs;
         tt_ring_stats_get(t->prod[i]->ring, &rs);
@@ -209,21 +233,38 @@ static unsigned consume_once(tt_tap *t, unsigned budget)
             t->seen_drops[i] = drops;
         }
     }
+    uint64_t frontier = UINT64_MAX;
+    for (unsigned i = 0; i < np; i++) {
+        const pending *q = &t->pend[i];
+        if (full[i] && q->n > q->pos && q->recs[q->n - 1]->value < frontier)
+            frontier = q->recs[q->n - 1]->value;
+    }
     for (;;) {
         int best = -1;
-        for (unsigned i = 0; i < np; i++)
-            if (pos[i] < n[i] &&
-                (best < 0 || recs[i][pos[i]]->value < recs[best][pos[(unsigned)best]]->value))
+        uint64_t best_ts = 0;
+        for (unsigned i = 0; i < np; i++) {
+            const pending *q = &t->pend[i];
+            if (q->pos < q->n && q->recs[q->pos]->value <= frontier &&
+                (best < 0 || q->recs[q->pos]->value < best_ts)) {
                 best = (int)i;
+                best_ts = q->recs[q->pos]->value;
+            }
+        }
         if (best < 0)
-            break; /* every peeked record is analysed: release gives them all back */
-        analyse(t, recs[best][pos[best]++]);
+            break;
+        pending *q = &t->pend[best];
+        analyse(t, q->recs[q->pos++]);
         total++;
     }
-    /* Reading is finished: releasing returns the space to the producers. */
-    for (unsigned i = 0; i < np; i++)
-        if (n[i])
+    /* Reading of a ring's peeked records is finished only when all are
+     * analysed: releasing returns their space to the producer. */
+    for (unsigned i = 0; i < np; i++) {
+        pending *q = &t->pend[i];
+        if (q->n > 0 && q->pos == q->n) {
             tt_ring_release_sc(t->prod[i]->ring);
+            q->n = q->pos = 0;
+        }
+    }
     if (total) {
         evaluate(t, t->last_ts, false);
         pthread_mutex_lock(&t->stats_lock);

@@ -158,7 +158,14 @@ int tt_pcapfile_open(tt_pcapfile **out, const char *path, const char *bpf, char 
 
     if (bpf && *bpf) {
         if (pcap_compile(f->p, &f->prog, bpf, 1, PCAP_NETMASK_UNKNOWN) < 0) {
-            set_err(errbuf, "bad filter expression '%s': %s", bpf, pcap_geterr(f->p));
+            const char *why = pcap_geterr(f->p);
+            if (strstr(why, "unknown data link type")) /* e.g. 14, DLT_RAW of OpenBSD */
+                set_err(errbuf,
+                        "%s: cannot filter link type %d: libpcap's filter compiler "
+                        "does not know it (%s)",
+                        f->name, f->linktype, why);
+            else
+                set_err(errbuf, "bad filter expression '%s': %s", bpf, why);
             rc = TT_EINVAL;
             goto err;
         }
@@ -192,8 +199,14 @@ int tt_pcapfile_next(tt_pcapfile *f, tt_pcapfile_pkt *pkt, char *errbuf)
             if (f->has_prog && pcap_offline_filter(&f->prog, h, data) == 0)
                 continue;
             f->matched++;
-            uint64_t sec = h->ts.tv_sec < 0 ? 0 : (uint64_t)h->ts.tv_sec;
-            uint64_t usec = h->ts.tv_sec < 0 || h->ts.tv_usec < 0 ? 0 : (uint64_t)h->ts.tv_usec;
+            /* A pcap record's seconds field is unsigned 32-bit, but libpcap
+             * 1.10 sign-extends it: times from 2038-01-19 to 2106 arrive
+             * negative. Read those back as unsigned; anything more negative
+             * (a pcapng if_tsoffset) clamps to 0. */
+            uint64_t sec = h->ts.tv_sec >= 0           ? (uint64_t)h->ts.tv_sec
+                           : h->ts.tv_sec >= INT32_MIN ? (uint64_t)(uint32_t)h->ts.tv_sec
+                                                       : 0;
+            uint64_t usec = h->ts.tv_usec < 0 || sec == 0 ? 0 : (uint64_t)h->ts.tv_usec;
             pkt->ts_us = sec * 1000000u + usec;
             pkt->data = data;
             pkt->caplen = h->caplen;

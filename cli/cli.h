@@ -96,6 +96,9 @@ typedef struct cli_dest {
     uint32_t by_verdict[TT_VERDICT_COUNT]; /* certain failures by verdict */
 } cli_dest;
 
+/* Destination groups kept at most (about 100 bytes each). */
+#define CLI_SUMMARY_MAX_DESTS 65536u
+
 typedef struct cli_summary {
     uint64_t flows;
     uint64_t by_proto[CLI_P_COUNT];

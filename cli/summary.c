@@ -84,13 +84,18 @@ static int dest_grow(cli_summary *s)
 static cli_dest *dest_find(cli_summary *s, const cli_dest *key, bool *fresh)
 {
     *fresh = false;
-    if ((s->dest_used + 1) * 2 > s->dest_cap && dest_grow(s) < 0)
+    if (s->dest_used < CLI_SUMMARY_MAX_DESTS && (s->dest_used + 1) * 2 > s->dest_cap &&
+        dest_grow(s) < 0)
         return NULL;
     size_t j = (size_t)dest_hash(key) & (s->dest_cap - 1);
     for (; s->dest[j].flows; j = (j + 1) & (s->dest_cap - 1)) {
         if (dest_same(&s->dest[j], key))
             return &s->dest[j];
     }
+    /* Bounded: a flood to a million targets must not grow the summary
+     * without end; such groups are left out and the listing says so. */
+    if (s->dest_used >= CLI_SUMMARY_MAX_DESTS)
+        return NULL;
     s->dest[j] = *key;
     s->dest_used++;
     *fresh = true;

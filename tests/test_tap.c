@@ -161,3 +161,38 @@ Test(tap, default_configuration_fits_16_mib_and_budget_is_enforced)
     cr_assert_eq(tt_tap_open(&t, &cfg, eb), TT_ENOMEM);
     cr_assert(strstr(eb, "budget"));
 }
+
+Test(tap, copies_from_two_rings_are_analysed_in_timestamp_order)
+{
+    tt_tap_config cfg;
+    tt_tap_config_init(&cfg);
+    cfg.own_thread = false;
+    cfg.memory_budget = 0;
+    tt_tap *t;
+    cr_assert_eq(tt_tap_open(&t, &cfg, NULL), 0);
+    tt_producer *bulk, *acks;
+    cr_assert_eq(tt_tap_producer_open(t, &bulk), 0);
+    cr_assert_eq(tt_tap_producer_open(t, &acks), 0);
+    tflow f = t_flow4("10.0.0.1", 4000, "10.0.0.2", 5000);
+    tpkt pk;
+    /* a busy direction (every 10 us) and a quiet one (every 100 us): a burst
+     * of each covers a very different stretch of time */
+    t_udp(&pk, &f, false, "data", 4);
+    for (int i = 0; i < 1000; i++)
+        cr_assert_eq(tt_tap_submit(bulk, pk.b, pk.len, TT_LINK_RAW, TT_DIR_OUTBOUND,
+                                   T0 + (uint64_t)i * 10),
+                     0);
+    t_udp(&pk, &f, true, "ack", 3);
+    for (int i = 0; i < 100; i++)
+        cr_assert_eq(tt_tap_submit(acks, pk.b, pk.len, TT_LINK_RAW, TT_DIR_INBOUND,
+                                   T0 + (uint64_t)i * 100 + 5),
+                     0);
+    while (tt_tap_drain(t, 0) > 0) {
+    }
+    tt_tap_stats st;
+    tt_tap_get_stats(t, &st);
+    cr_assert_eq(st.analysed, 1100);
+    cr_assert_eq(st.analyzer.ts_backwards, 0, "%llu copies analysed out of order",
+                 (unsigned long long)st.analyzer.ts_backwards);
+    tt_tap_close(t);
+}

@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# run.sh - one-shot speed and memory comparison: tunneltap replay against its peers.
+#
+# Builds the captures (bench/make_capture.sh) if they are missing, then runs,
+# round-robin so that machine noise spreads over every tool alike, N times:
+#   tunneltap replay FILE -q              (the analyzer, nDPI on: the default)
+#   tunneltap replay FILE -q --no-dpi     (the same without nDPI: its share)
+#   ndpiReader -i FILE -q                 (Debian libndpi-bin; one thread: a pcap
+#                                          file is always read by one thread, -n
+#                                          is ignored for files)
+#   tshark -r FILE -q -z conv,tcp         (Wireshark's conversation table)
+#   tcpdump -r FILE -w /dev/null          (the read floor: libpcap, no analysis)
+# on the mixed, synscan and long captures in Ethernet and raw-IP form, then the
+# mixed capture at 0.25x, 0.5x, 1x and 2x (linearity), then bench/footprint.c
+# (the embedded default tap). Wall time is taken with date +%s%N, CPU time and
+# peak RSS with /usr/bin/time -f '%U %S %M'. Medians of the N runs.
+#
+#   bench/run.sh [--runs N] [--cases "mixed-eth long-raw ..."] [--no-tshark]
+#                [--no-scaling] [--tunneltap PATH] [--build DIR] [--candidate PATH]
+#
+# --candidate PATH adds a second tunneltap binary (a patched build, say) as
+# the tool "candidate", measured in the same rounds as the first.
+#
+# Results: bench/out/results.csv (every run), bench/out/results.md (tables).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+out=${OUT:-$here/out}
+runs=5
+cases="mixed-eth mixed-raw synscan-eth synscan-raw long-eth long-raw"
+tshark_on=1
+scaling=1
+build=$root/build
+tt=""
+cand=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runs) runs=$2; shift 2 ;;
+    --cases) cases=$2; shift 2 ;;
+    --no-tshark) tshark_on=0; shift ;;
+    --no-scaling) scaling=0; shift ;;
+    --tunneltap) tt=$2; shift 2 ;;
+    --build) build=$2; shift 2 ;;
+    --candidate) cand=$2; shift 2 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    *) echo "run.sh: unknown option '$1'" >&2; exit 2 ;;
+  esac
+done
+tt=${tt:-$build/tunneltap}
+
+missing=()
+for t in ndpiReader tcpdump /usr/bin/time cc; do command -v "$t" >/dev/null || missing+=("$t"); done
+[ $tshark_on -eq 1 ] && { command -v tshark >/dev/null || missing+=(tshark); }
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "run.sh: missing ${missing[*]}: apt-get install libndpi-bin tcpdump tshark time build-essential" >&2
+  exit 2
+fi
+if [ ! -x "$tt" ] || [ ! -f "$build/libtunneltap.a" ]; then
+  echo "run.sh: no tunneltap build in $build (cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build build)" >&2
+  exit 2
+fi
+
+OUT=$out "$here/make_capture.sh" >/dev/null
+
+# footprint links the static library like an embedding host would.
+ring_lib=$(ls "$build"/libtt_ring.a "$build"/ring/libtt_ring.a 2>/dev/null | head -1 || true)
+cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -I"$root/include" -o "$out/footprint" \
+   "$here/footprint.c" "$build/libtunneltap.a" ${ring_lib:+"$ring_lib"} \
+   $(pkg-config --libs libndpi libpcap jansson) -lpthread -lm
+
+packets_of() { awk -F'\t' -v f="$1.pcap" '$1 == f { print $2 }' "$out/captures.tsv"; }
+
+csv=$out/results.csv
+echo "case,tool,run,wall_s,user_s,sys_s,maxrss_kb" >"$csv"
+
+# measure CASE TOOL RUN -- command...
+measure() {
+  local c=$1 tool=$2 run=$3
+  shift 4
+  local tf t0 t1
+  tf=$(mktemp)
+  t0=$(date +%s%N)
+  if ! /usr/bin/time -f '%U %S %M' -o "$tf" "$@" >/dev/null 2>"$tf.err"; then
+    # tunneltap exits 0 whatever the verdict; anything else is a failure to report
+    echo "run.sh: $tool failed on $c:" >&2
+    tail -3 "$tf.err" >&2
+  fi
+  t1=$(date +%s%N)
+  read -r u s m < <(tail -1 "$tf")
+  echo "$c,$tool,$run,$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.4f", (b-a)/1e9}'),$u,$s,$m" >>"$csv"
+  rm -f "$tf" "$tf.err"
+}
+
+tools_for() {
+  local list="tunneltap tunneltap-nodpi ndpiReader tcpdump"
+  [ -n "$cand" ] && list="$list candidate"
+  [ "$2" = full ] && [ $tshark_on -eq 1 ] && list="$list tshark"
+  echo "$list"
+}
+
+run_tool() {
+  local c=$1 tool=$2 run=$3 f=$out/$1.pcap
+  case "$tool" in
+    tunneltap) measure "$c" "$tool" "$run" -- "$tt" replay "$f" -q ;;
+    tunneltap-nodpi) measure "$c" "$tool" "$run" -- "$tt" replay "$f" -q --no-dpi ;;
+    candidate) measure "$c" "$tool" "$run" -- "$cand" replay "$f" -q ;;
+    ndpiReader) measure "$c" "$tool" "$run" -- ndpiReader -i "$f" -q ;;
+    tshark) measure "$c" "$tool" "$run" -- tshark -r "$f" -q -z conv,tcp ;;
+    tcpdump) measure "$c" "$tool" "$run" -- tcpdump -r "$f" -w /dev/null ;;
+  esac
+}
+
+# rounds CASES MODE: N rounds, each runs every tool once on every case, the
+# tool order rotated each round.
+rounds() {
+  local cs=$1 mode=$2
+  for ((r = 1; r <= runs; r++)); do
+    for c in $cs; do
+      local tl
+      read -r -a tl <<<"$(tools_for "$c" "$mode")"
+      local n=${#tl[@]}
+      for ((i = 0; i < n; i++)); do
+        run_tool "$c" "${tl[$(((i + r) % n))]}" "$r"
+      done
+    done
+    echo "run.sh: round $r/$runs done ($(date +%T), load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
+  done
+}
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+rounds "$cases" full
+if [ $scaling -eq 1 ]; then
+  rounds "mixed-eth-x0.25 mixed-eth-x0.5 mixed-eth-x1 mixed-eth-x2" scaling
+fi
+
+# the embedded footprint: N runs on the mixed captures
+fp=$out/footprint.txt
+: >"$fp"
+for ((r = 1; r <= runs; r++)); do
+  for c in mixed-eth mixed-raw; do
+    { echo "case=$c run=$r"; "$out/footprint" "$out/$c.pcap"; } >>"$fp"
+  done
+done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- report ----------------------------------------------------------------
+md=$out/results.md
+tshark_v=""
+[ $tshark_on -eq 1 ] && tshark_v="; $(tshark -v 2>/dev/null | head -1 | sed 's/ (Git.*//')"
+{
+  echo "# tunneltap benchmark results"
+  echo
+  echo "Machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name: *//p' | head -1)," \
+       "$(free -g | awk '/^Mem:/ {print $2}') GiB RAM; load average $load_before before, $load_after after."
+  [ -n "$cand" ] && echo "candidate: $cand."
+  echo "tunneltap: $tt ($(git -C "$root" describe --always --dirty 2>/dev/null || echo '?'));" \
+       "ndpiReader $(ndpiReader -h 2>&1 | sed -n 's/.*nDPI \([0-9.]*\).*/\1/p' | head -1);" \
+       "$(tcpdump --version 2>&1 | head -1)$tshark_v."
+  echo "Medians of $runs runs. pps = packets / median wall time; CPU = user + sys of all"
+  echo "threads (tunneltap replay runs two: the reader and the analyzer)."
+  echo "Wall times on a loaded 2-core machine are noisy: CPU time is the steadier measure."
+  echo
+} >"$md"
+
+summarize() {
+  # summarize "CASES" -> one markdown table
+  awk -F, -v cases="$1" -v tsv="$out/captures.tsv" '
+    function median(arr, n,   i, j, t) {
+      for (i = 2; i <= n; i++) { t = arr[i]; for (j = i - 1; j >= 1 && arr[j] > t; j--) arr[j+1] = arr[j]; arr[j+1] = t }
+      return n % 2 ? arr[(n+1)/2] : (arr[n/2] + arr[n/2+1]) / 2
+    }
+    BEGIN {
+      while ((getline line < tsv) > 0) { split(line, f, "\t"); sub(/\.pcap$/, "", f[1]); pk[f[1]] = f[2] }
+      nc = split(cases, cl, " ")
+    }
+    NR > 1 {
+      k = $1 SUBSEP $2; n[k]++
+      W[k, n[k]] = $4; C[k, n[k]] = $5 + $6; M[k, n[k]] = $7
+      if (!(($2) in seen)) { seen[$2] = 1; tl[++nt] = $2 }
+    }
+    END {
+      print "| capture | tool | packets | wall s | Mpps | CPU s | CPU ns/pkt | peak RSS MiB | tunneltap pps ÷ this pps | this CPU ÷ tunneltap CPU | this RSS ÷ tunneltap RSS |"
+      print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+      for (ci = 1; ci <= nc; ci++) {
+        c = cl[ci]
+        for (ti = 1; ti <= nt; ti++) {
+          t = tl[ti]; k = c SUBSEP t
+          if (!(k in n)) continue
+          m = n[k]
+          for (i = 1; i <= m; i++) { w[i] = W[k, i]; cc[i] = C[k, i]; r[i] = M[k, i] }
+          wm[t] = median(w, m); cm[t] = median(cc, m); rm[t] = median(r, m)
+        }
+        for (ti = 1; ti <= nt; ti++) {
+          t = tl[ti]; k = c SUBSEP t
+          if (!(k in n)) continue
+          pps = pk[c] / wm[t]
+          ratio = t == "tunneltap" ? "1" : sprintf("%.2f", (pk[c] / wm["tunneltap"]) / pps)
+          rr = t == "tunneltap" ? "1" : sprintf("%.1f", rm[t] / rm["tunneltap"])
+          cr = t == "tunneltap" ? "1" : sprintf("%.2f", cm[t] / cm["tunneltap"])
+          printf "| %s | %s | %d | %.3f | %.3f | %.2f | %.0f | %.1f | %s | %s | %s |\n", c, t, pk[c], wm[t], pps / 1e6, cm[t], cm[t] * 1e9 / pk[c], rm[t] / 1024, ratio, cr, rr
+        }
+      }
+    }' "$csv"
+}
+
+{
+  echo "## Throughput and peak RSS"
+  echo
+  summarize "$cases"
+  echo
+  if [ $scaling -eq 1 ]; then
+    echo "## Linearity (mixed, Ethernet)"
+    echo
+    summarize "mixed-eth-x0.25 mixed-eth-x0.5 mixed-eth-x1 mixed-eth-x2"
+    echo
+  fi
+  echo "## Embedded default tap (bench/footprint.c: defaults, all 4 producers)"
+  echo
+  awk -F= '
+    function median(arr, n,   i, j, t) {
+      for (i = 2; i <= n; i++) { t = arr[i]; for (j = i - 1; j >= 1 && arr[j] > t; j--) arr[j+1] = arr[j]; arr[j+1] = t }
+      return n % 2 ? arr[(n+1)/2] : (arr[n/2] + arr[n/2+1]) / 2
+    }
+    /^case=/ { split($2, a, " "); c = a[1]; if (!(c in n)) order[++nc] = c; n[c]++; next }
+    { v[c, $1, n[c]] = $2; keys[$1] = 1 }
+    END {
+      print "| capture | start RSS MiB | after open MiB | peak RSS MiB | peak - start MiB | heap after open MiB | tt_tap_memsize MiB | budget MiB | flow bytes | flows | DPI pool empty |"
+      print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+      for (i = 1; i <= nc; i++) {
+        c = order[i]; m = n[c]
+        split("start_rss_kb open_rss_kb peak_rss_kb open_heap_kb", ks, " ")
+        for (j = 1; j <= 4; j++) { for (r = 1; r <= m; r++) x[r] = v[c, ks[j], r]; med[ks[j]] = median(x, m) }
+        printf "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f | %.0f | %d | %d | %d |\n", c,
+          med["start_rss_kb"] / 1024, med["open_rss_kb"] / 1024, med["peak_rss_kb"] / 1024,
+          (med["peak_rss_kb"] - med["start_rss_kb"]) / 1024, med["open_heap_kb"] / 1024,
+          v[c, "default_memsize_bytes", 1] / 1048576, v[c, "default_budget_bytes", 1] / 1048576,
+          v[c, "flow_bytes", 1], v[c, "flows", 1], v[c, "dpi_pool_empty", 1]
+      }
+    }' "$fp"
+} >>"$md"
+cat "$md"
