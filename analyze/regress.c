@@ -15,7 +15,7 @@
 #include "tunneltap/regress.h"
 
 #define US 1000000ull
-#define MAX_MARKERS 64
+#define MAX_MARKERS 256 /* as many as the tap queues (TT__MARK_MAX) */
 #define MAX_ALERTS 256
 
 static const char *const kind_names[] = {

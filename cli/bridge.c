@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "capture/tun.h"
+#include "cli/dashboard.h"
 #include "cli/live.h"
 
 #define CMD "bridge"
@@ -61,10 +62,12 @@ typedef struct bridge_opts {
     uint32_t udp_ms, syn_ms; /* 0: the analyzer's default */
     cli_live_marks marks;    /* --mark */
     bool fail_on_regression;
+    bool dashboard; /* --dashboard: draw the analysis in the terminal */
 } bridge_opts;
 
 typedef struct bridge {
     bridge_opts o;
+    cli_dashboard *dash;
     bdev dev[2];
     tt_tap *tap;
     tt_control *ctl;
@@ -111,6 +114,7 @@ void cli_bridge_usage(FILE *out)
           "  --stall-analyzer    test switch: analyse nothing while forwarding, so copies are\n"
           "                      dropped once the ring is full; forwarding is unaffected\n"
           "  --quiet             no summary, and no ALERT lines on stderr\n"
+          "  --dashboard         live dashboard in the terminal (q quits, m marks)\n"
           "  -h, --help          this help\n"
           "\n"
           "Regression alerts (docs/regression.md) are raised while the bridge runs: each\n"
@@ -151,6 +155,7 @@ enum {
     OPT_UDP_DEADLINE,
     OPT_SYN_DEADLINE,
     OPT_STALL,
+    OPT_DASHBOARD,
     OPT_MARK,
     OPT_ALERTS,
     OPT_FAIL_ON_REGRESSION,
@@ -171,6 +176,7 @@ static int parse_options(int argc, char **argv, bridge_opts *o, cli_live_outputs
         {"udp-deadline", required_argument, NULL, OPT_UDP_DEADLINE},
         {"syn-deadline", required_argument, NULL, OPT_SYN_DEADLINE},
         {"stall-analyzer", no_argument, NULL, OPT_STALL},
+        {"dashboard", no_argument, NULL, OPT_DASHBOARD},
         {"mark", required_argument, NULL, OPT_MARK},
         {"alerts", required_argument, NULL, OPT_ALERTS},
         {"fail-on-regression", no_argument, NULL, OPT_FAIL_ON_REGRESSION},
@@ -227,6 +233,9 @@ static int parse_options(int argc, char **argv, bridge_opts *o, cli_live_outputs
             *(c == OPT_UDP_DEADLINE ? &o->udp_ms : &o->syn_ms) = ms ? ms : 1;
             break;
         }
+        case OPT_DASHBOARD:
+            o->dashboard = true;
+            break;
         case OPT_STALL:
             o->stall = true;
             break;
@@ -477,7 +486,7 @@ static int run_loop(bridge *b, const sigset_t *wait_mask)
 {
     uint64_t start = cli_live_mono_ms();
     uint64_t stop_at = b->o.duration > 0 ? start + (uint64_t)(b->o.duration * 1000.0 + 0.5) : 0;
-    struct pollfd pfd[2 + TT_CONTROL_MAX_FDS];
+    struct pollfd pfd[3 + TT_CONTROL_MAX_FDS];
     while (!cli_live_stop_signal) {
         uint64_t now = cli_live_mono_ms();
         if (stop_at && now >= stop_at)
@@ -485,11 +494,20 @@ static int run_loop(bridge *b, const sigset_t *wait_mask)
         uint64_t wait = 1000; /* the control socket expires idle clients on wake-ups */
         if (stop_at && stop_at - now < wait)
             wait = stop_at - now;
+        if (b->dash && cli_dashboard_tick(b->dash) == CLI_DASH_QUIT)
+            break;
+        int dt = b->dash ? cli_dashboard_timeout_ms(b->dash) : -1;
+        if (dt >= 0 && (uint64_t)dt < wait)
+            wait = (uint64_t)dt;
         for (unsigned i = 0; i < 2; i++)
             pfd[i] = (struct pollfd){.fd = b->dev[i].fd, .events = POLLIN};
         unsigned nctl = b->ctl ? tt_control_pollfds(b->ctl, pfd + 2, TT_CONTROL_MAX_FDS) : 0;
+        int kfd = b->dash ? cli_dashboard_fd(b->dash) : -1;
+        unsigned nfd = 2 + nctl;
+        if (kfd >= 0)
+            pfd[nfd++] = (struct pollfd){.fd = kfd, .events = POLLIN};
         struct timespec ts = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000000L};
-        int n = ppoll(pfd, 2 + nctl, &ts, wait_mask);
+        int n = ppoll(pfd, nfd, &ts, wait_mask);
         if (n < 0) {
             if (errno == EINTR)
                 continue; /* a stop signal: the loop condition sees it */
@@ -543,6 +561,14 @@ int cli_bridge_main(int argc, char **argv)
     if (cli_live_outputs_open(&out) < 0)
         goto out;
 
+    if (b->o.dashboard) {
+        cli_dashboard_opts dopt = {.title = "bridge"};
+        if (cli_dashboard_new(&b->dash, &dopt, err) < 0) {
+            fprintf(stderr, "tunneltap: " CMD ": --dashboard: %s\n", err);
+            status = CLI_LIVE_EXIT_SETUP;
+            goto out;
+        }
+    }
     tt_tap_config cfg;
     tt_tap_config_init(&cfg);
     cfg.max_producers = 2;
@@ -560,6 +586,8 @@ int cli_bridge_main(int argc, char **argv)
     cfg.analyzer.conn_ctx = &sink;
     cfg.analyzer.log = cli_live_on_log;
     cfg.analyzer.log_ctx = (void *)CMD;
+    cfg.analyzer.on_judge = b->dash ? cli_dashboard_on_judge : NULL;
+    cfg.analyzer.judge_ctx = b->dash;
     cfg.on_alert = cli_live_on_alert; /* --alerts, stderr, the exit status */
     cfg.alert_ctx = &out;
     int rc = tt_tap_open(&b->tap, &cfg, err);
@@ -606,8 +634,14 @@ int cli_bridge_main(int argc, char **argv)
                         "forwarding; copies are dropped once the ring is full\n");
     fprintf(stderr, "tunneltap: " CMD ": ready\n");
     fflush(stderr);
+    if (b->dash && cli_dashboard_attach(b->dash, b->tap, err) < 0) {
+        fprintf(stderr, "tunneltap: " CMD ": --dashboard: %s\n", err);
+        status = CLI_LIVE_EXIT_SETUP;
+        goto out;
+    }
 
     status = run_loop(b, &wait_mask);
+    cli_dashboard_close(b->dash); /* the terminal is restored before anything is printed */
     if (b->fatal[0])
         fprintf(stderr, "tunneltap: " CMD ": %s: stopping\n", b->fatal);
 
@@ -639,8 +673,10 @@ out:
     for (unsigned i = 0; i < 2; i++)
         tt_tun_close(b->dev[i].fd);
     tt_control_close(b->ctl);
+    cli_dashboard_close(b->dash);
     if (b->tap)
         tt_tap_close(b->tap); /* first: its thread may still raise an alert */
+    cli_dashboard_free(b->dash);
     cli_live_outputs_abort(&out);
     cli_live_sink_free(&sink);
     free(b);

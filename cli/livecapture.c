@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "capture/live.h"
+#include "cli/dashboard.h"
 #include "cli/live.h"
 
 #define CMD "capture"
@@ -31,10 +32,12 @@ typedef struct capture_opts {
     uint32_t udp_ms, syn_ms; /* 0: the analyzer's default */
     cli_live_marks marks;    /* --mark */
     bool fail_on_regression;
+    bool dashboard; /* --dashboard: draw the analysis in the terminal */
 } capture_opts;
 
 typedef struct capture {
     capture_opts o;
+    cli_dashboard *dash;
     tt_live *live;
     tt_tap *tap;
     tt_producer *prod;
@@ -75,6 +78,7 @@ void cli_capture_usage(FILE *out)
           "  --syn-deadline SEC  a SYN unanswered after SEC fails (default 5)\n"
           "  --no-dpi            do not identify applications with nDPI\n"
           "  --quiet             no summary, and no ALERT lines on stderr\n"
+          "  --dashboard         live dashboard in the terminal (q quits, m marks)\n"
           "  -h, --help          this help\n"
           "\n"
           "Regression alerts (docs/regression.md) are raised while the capture runs: each\n"
@@ -107,6 +111,7 @@ enum {
     OPT_CONTROL,
     OPT_NO_CONTROL,
     OPT_DURATION,
+    OPT_DASHBOARD,
     OPT_NO_DPI,
     OPT_UDP_DEADLINE,
     OPT_SYN_DEADLINE,
@@ -126,6 +131,7 @@ static int parse_options(int argc, char **argv, capture_opts *o, cli_live_output
         {"control", required_argument, NULL, OPT_CONTROL},
         {"no-control", no_argument, NULL, OPT_NO_CONTROL},
         {"duration", required_argument, NULL, OPT_DURATION},
+        {"dashboard", no_argument, NULL, OPT_DASHBOARD},
         {"no-dpi", no_argument, NULL, OPT_NO_DPI},
         {"udp-deadline", required_argument, NULL, OPT_UDP_DEADLINE},
         {"syn-deadline", required_argument, NULL, OPT_SYN_DEADLINE},
@@ -169,6 +175,9 @@ static int parse_options(int argc, char **argv, capture_opts *o, cli_live_output
             break;
         case OPT_NO_CONTROL:
             o->no_control = true;
+            break;
+        case OPT_DASHBOARD:
+            o->dashboard = true;
             break;
         case OPT_DURATION:
             if (!cli_live_parse_seconds(optarg, &o->duration))
@@ -256,7 +265,7 @@ static int run_loop(capture *k, const sigset_t *wait_mask)
 {
     uint64_t start = cli_live_mono_ms(), next_stats = start + 1000;
     uint64_t stop_at = k->o.duration > 0 ? start + (uint64_t)(k->o.duration * 1000.0 + 0.5) : 0;
-    struct pollfd pfd[1 + TT_CONTROL_MAX_FDS];
+    struct pollfd pfd[2 + TT_CONTROL_MAX_FDS];
     int status = CLI_LIVE_EXIT_OK;
     while (!cli_live_stop_signal) {
         uint64_t now = cli_live_mono_ms();
@@ -269,10 +278,19 @@ static int run_loop(capture *k, const sigset_t *wait_mask)
         uint64_t wait = next_stats - now;
         if (stop_at && stop_at - now < wait)
             wait = stop_at - now;
+        if (k->dash && cli_dashboard_tick(k->dash) == CLI_DASH_QUIT)
+            break;
+        int dt = k->dash ? cli_dashboard_timeout_ms(k->dash) : -1;
+        if (dt >= 0 && (uint64_t)dt < wait)
+            wait = (uint64_t)dt;
         pfd[0] = (struct pollfd){.fd = tt_live_fd(k->live), .events = POLLIN};
         unsigned nctl = k->ctl ? tt_control_pollfds(k->ctl, pfd + 1, TT_CONTROL_MAX_FDS) : 0;
+        int kfd = k->dash ? cli_dashboard_fd(k->dash) : -1;
+        unsigned nfd = 1 + nctl;
+        if (kfd >= 0)
+            pfd[nfd++] = (struct pollfd){.fd = kfd, .events = POLLIN};
         struct timespec ts = {(time_t)(wait / 1000), (long)(wait % 1000) * 1000000L};
-        int n = ppoll(pfd, 1 + nctl, &ts, wait_mask);
+        int n = ppoll(pfd, nfd, &ts, wait_mask);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -380,6 +398,14 @@ int cli_capture_main(int argc, char **argv)
     if (cli_live_outputs_open(&out) < 0)
         goto out;
 
+    if (k->o.dashboard) {
+        cli_dashboard_opts dopt = {.title = "capture"};
+        if (cli_dashboard_new(&k->dash, &dopt, err) < 0) {
+            fprintf(stderr, "tunneltap: " CMD ": --dashboard: %s\n", err);
+            status = CLI_LIVE_EXIT_SETUP;
+            goto out;
+        }
+    }
     tt_tap_config cfg;
     tt_tap_config_init(&cfg);
     cfg.max_producers = 1;
@@ -395,6 +421,8 @@ int cli_capture_main(int argc, char **argv)
     cfg.analyzer.conn_ctx = &sink;
     cfg.analyzer.log = cli_live_on_log;
     cfg.analyzer.log_ctx = (void *)CMD;
+    cfg.analyzer.on_judge = k->dash ? cli_dashboard_on_judge : NULL;
+    cfg.analyzer.judge_ctx = k->dash;
     cfg.on_alert = cli_live_on_alert; /* --alerts, stderr, the exit status */
     cfg.alert_ctx = &out;
     if ((rc = tt_tap_open(&k->tap, &cfg, err)) < 0) {
@@ -426,8 +454,14 @@ int cli_capture_main(int argc, char **argv)
             tt_live_linktype_name(k->live), k->o.bpf ? ", filter '" : "", k->o.bpf ? k->o.bpf : "",
             k->o.bpf ? "'" : "");
     fflush(stderr);
+    if (k->dash && cli_dashboard_attach(k->dash, k->tap, err) < 0) {
+        fprintf(stderr, "tunneltap: " CMD ": --dashboard: %s\n", err);
+        status = CLI_LIVE_EXIT_SETUP;
+        goto out;
+    }
 
     status = run_loop(k, &wait_mask);
+    cli_dashboard_close(k->dash); /* the terminal is restored before anything is printed */
     if (k->fatal[0])
         fprintf(stderr, "tunneltap: " CMD ": %s: stopping\n", k->fatal);
     tt_control_close(k->ctl);
@@ -449,8 +483,10 @@ int cli_capture_main(int argc, char **argv)
 
 out:
     tt_control_close(k->ctl);
+    cli_dashboard_close(k->dash);
     if (k->tap)
         tt_tap_close(k->tap); /* first: its thread may still raise an alert */
+    cli_dashboard_free(k->dash);
     cli_live_outputs_abort(&out);
     tt_live_close(k->live);
     cli_live_sink_free(&sink);
