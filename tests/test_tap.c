@@ -179,9 +179,9 @@ Test(tap, copies_from_two_rings_are_analysed_in_timestamp_order)
      * of each covers a very different stretch of time */
     t_udp(&pk, &f, false, "data", 4);
     for (int i = 0; i < 1000; i++)
-        cr_assert_eq(tt_tap_submit(bulk, pk.b, pk.len, TT_LINK_RAW, TT_DIR_OUTBOUND,
-                                   T0 + (uint64_t)i * 10),
-                     0);
+        cr_assert_eq(
+            tt_tap_submit(bulk, pk.b, pk.len, TT_LINK_RAW, TT_DIR_OUTBOUND, T0 + (uint64_t)i * 10),
+            0);
     t_udp(&pk, &f, true, "ack", 3);
     for (int i = 0; i < 100; i++)
         cr_assert_eq(tt_tap_submit(acks, pk.b, pk.len, TT_LINK_RAW, TT_DIR_INBOUND,
