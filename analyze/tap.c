@@ -51,6 +51,7 @@ struct tt_tap {
     _Atomic unsigned nprod;
     uint64_t seen_drops[TT_TAP_MAX_PRODUCERS]; /* consumer only */
     pending pend[TT_TAP_MAX_PRODUCERS];        /* consumer only */
+    bool flushing;                             /* consumer only: finishing, no frontier */
     _Atomic bool closing;
     _Atomic bool finished;
     bool thread_started;
@@ -197,7 +198,7 @@ static void evaluate(tt_tap *t, uint64_t now, bool final)
  * analyse, release the rings whose peeked records are all analysed.
  *
  * The frontier: a ring whose burst came back full may hold more records
- * beyond its last peeked one, so nothing later than that can be analysed yet
+ * beyond its peeked ones, so nothing later than those can be analysed yet
  * without risking a reply before its request (a bulk direction's burst
  * covers less time than the ACK direction's). Records past the frontier stay
  * peeked (valid until release) and are merged on the next pass. The ring with
@@ -233,12 +234,24 @@ static unsigned consume_once(tt_tap *t, unsigned budget)
             t->seen_drops[i] = drops;
         }
     }
+    /* A ring's frontier is the latest timestamp among its peeked records
+     * (not the last one: a capture's clock may step back, and a ring is read
+     * in order whatever its timestamps say). Every record of the ring with
+     * the lowest frontier is at or below it, so that ring is drained. */
     uint64_t frontier = UINT64_MAX;
     for (unsigned i = 0; i < np; i++) {
         const pending *q = &t->pend[i];
-        if (full[i] && q->n > q->pos && q->recs[q->n - 1]->value < frontier)
-            frontier = q->recs[q->n - 1]->value;
+        if (!full[i] || q->n == q->pos)
+            continue;
+        uint64_t top = 0;
+        for (unsigned j = q->pos; j < q->n; j++)
+            if (q->recs[j]->value > top)
+                top = q->recs[j]->value;
+        if (top < frontier)
+            frontier = top;
     }
+    if (t->flushing)
+        frontier = UINT64_MAX; /* end of input: nothing more will come */
     for (;;) {
         int best = -1;
         uint64_t best_ts = 0;
@@ -577,6 +590,7 @@ int tt_tap_finish(tt_tap *t)
         t->thread_started = false;
     }
     pthread_mutex_lock(&t->consume_lock);
+    t->flushing = true;
     while (consume_once(t, 0) > 0) {
     }
     apply_markers(t);
