@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyze/alloc.h"
 #include "analyze/flow.h"
 #include "analyze/icmp.h"
 
@@ -44,21 +45,6 @@ void tt_analyzer_config_init(tt_analyzer_config *cfg)
     cfg->icmp_timeout_s = 60;
     cfg->tcp_close_linger_ms = 5000;
     cfg->prefault = true;
-}
-
-static void *al_alloc(const tt_allocator *al, size_t n)
-{
-    return al->alloc ? al->alloc(al->ctx, n) : calloc(1, n);
-}
-
-static void al_free(const tt_allocator *al, void *p, size_t n)
-{
-    if (!p)
-        return;
-    if (al->free)
-        al->free(al->ctx, p, n);
-    else
-        free(p);
 }
 
 static uint32_t pow2_at_least(size_t n)
@@ -107,7 +93,7 @@ int tt_analyzer_open(tt_analyzer **out, const tt_analyzer_config *cfg_in, char *
                      tt_analyzer_memsize(&cfg), cfg.memory_budget);
         return TT_ENOMEM;
     }
-    tt_analyzer *a = al_alloc(&al, sizeof(*a));
+    tt_analyzer *a = tt__alloc(&al, sizeof(*a));
     if (!a) {
         if (errbuf)
             snprintf(errbuf, TT_ERRBUF_SIZE, "cannot allocate the analyzer");
@@ -117,8 +103,8 @@ int tt_analyzer_open(tt_analyzer **out, const tt_analyzer_config *cfg_in, char *
     a->al = al;
     a->max_flows = (uint32_t)cfg.max_flows;
     a->nbuckets = pow2_at_least(cfg.max_flows);
-    a->flows = al_alloc(&al, cfg.max_flows * sizeof(tt__flow));
-    a->buckets = al_alloc(&al, (size_t)a->nbuckets * sizeof(uint32_t));
+    a->flows = tt__alloc(&al, cfg.max_flows * sizeof(tt__flow));
+    a->buckets = tt__alloc(&al, (size_t)a->nbuckets * sizeof(uint32_t));
     if (!a->flows || !a->buckets) {
         if (errbuf)
             snprintf(errbuf, TT_ERRBUF_SIZE, "cannot allocate a table of %zu flows", cfg.max_flows);
@@ -160,9 +146,9 @@ int tt_analyzer_open(tt_analyzer **out, const tt_analyzer_config *cfg_in, char *
         }
         a->mem_bytes += dpi_mem;
         size_t nslots = cfg.max_dpi_flows ? cfg.max_dpi_flows : 1;
-        a->dpi_owner = al_alloc(&al, nslots * sizeof(uint32_t));
-        a->dpi_prev = al_alloc(&al, nslots * sizeof(uint32_t));
-        a->dpi_next = al_alloc(&al, nslots * sizeof(uint32_t));
+        a->dpi_owner = tt__alloc(&al, nslots * sizeof(uint32_t));
+        a->dpi_prev = tt__alloc(&al, nslots * sizeof(uint32_t));
+        a->dpi_next = tt__alloc(&al, nslots * sizeof(uint32_t));
         if (!a->dpi_owner || !a->dpi_prev || !a->dpi_next) {
             if (errbuf)
                 snprintf(errbuf, TT_ERRBUF_SIZE, "cannot allocate %zu nDPI slot links", nslots);
@@ -184,13 +170,13 @@ void tt_analyzer_close(tt_analyzer *a)
         return;
     tt__dpi_close(a->dpi);
     size_t nslots = a->cfg.max_dpi_flows ? a->cfg.max_dpi_flows : 1;
-    al_free(&a->al, a->dpi_owner, nslots * sizeof(uint32_t));
-    al_free(&a->al, a->dpi_prev, nslots * sizeof(uint32_t));
-    al_free(&a->al, a->dpi_next, nslots * sizeof(uint32_t));
-    al_free(&a->al, a->flows, a->cfg.max_flows * sizeof(tt__flow));
-    al_free(&a->al, a->buckets, (size_t)a->nbuckets * sizeof(uint32_t));
+    tt__free(&a->al, a->dpi_owner, nslots * sizeof(uint32_t));
+    tt__free(&a->al, a->dpi_prev, nslots * sizeof(uint32_t));
+    tt__free(&a->al, a->dpi_next, nslots * sizeof(uint32_t));
+    tt__free(&a->al, a->flows, a->cfg.max_flows * sizeof(tt__flow));
+    tt__free(&a->al, a->buckets, (size_t)a->nbuckets * sizeof(uint32_t));
     tt_allocator al = a->al;
-    al_free(&al, a, sizeof(*a));
+    tt__free(&al, a, sizeof(*a));
 }
 
 /* ---- lists ------------------------------------------------------------ */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyze/alloc.h"
 #include "ndpi_api.h"
 
 #include "analyze/dpi.h"
@@ -49,21 +50,6 @@ size_t tt__dpi_flow_bytes(void)
     return ndpi_detection_get_sizeof_ndpi_flow_struct();
 }
 
-static void *al_alloc(const tt_allocator *al, size_t n)
-{
-    return al->alloc ? al->alloc(al->ctx, n) : calloc(1, n);
-}
-
-static void al_free(const tt_allocator *al, void *p, size_t n)
-{
-    if (!p)
-        return;
-    if (al->free)
-        al->free(al->ctx, p, n);
-    else
-        free(p);
-}
-
 /* Heap bytes in use, to measure what building the nDPI module costs. */
 #include <malloc.h>
 static size_t heap_in_use(void)
@@ -79,7 +65,7 @@ static size_t heap_in_use(void)
 int tt__dpi_open(tt__dpi **out, uint32_t max_flows, const tt_allocator *al, char *errbuf,
                  size_t *mem_bytes)
 {
-    tt__dpi *d = al_alloc(al, sizeof(*d));
+    tt__dpi *d = tt__alloc(al, sizeof(*d));
     *out = NULL;
     if (!d) {
         if (errbuf)
@@ -90,8 +76,8 @@ int tt__dpi_open(tt__dpi **out, uint32_t max_flows, const tt_allocator *al, char
     d->max_flows = max_flows;
     d->flow_size = tt__dpi_flow_bytes();
     if (max_flows) {
-        d->pool = al_alloc(al, (size_t)max_flows * d->flow_size);
-        d->free_idx = al_alloc(al, (size_t)max_flows * sizeof(uint32_t));
+        d->pool = tt__alloc(al, (size_t)max_flows * d->flow_size);
+        d->free_idx = tt__alloc(al, (size_t)max_flows * sizeof(uint32_t));
         if (!d->pool || !d->free_idx) {
             if (errbuf)
                 snprintf(errbuf, TT_ERRBUF_SIZE, "cannot allocate %u nDPI flow states", max_flows);
@@ -152,10 +138,10 @@ void tt__dpi_close(tt__dpi *d)
     }
     if (d->mod)
         ndpi_exit_detection_module(d->mod);
-    al_free(&d->al, d->pool, (size_t)d->max_flows * d->flow_size);
-    al_free(&d->al, d->free_idx, (size_t)d->max_flows * sizeof(uint32_t));
+    tt__free(&d->al, d->pool, (size_t)d->max_flows * d->flow_size);
+    tt__free(&d->al, d->free_idx, (size_t)d->max_flows * sizeof(uint32_t));
     tt_allocator al = d->al;
-    al_free(&al, d, sizeof(*d));
+    tt__free(&al, d, sizeof(*d));
 }
 
 static struct ndpi_flow_struct *slot_flow(const tt__dpi *d, uint32_t slot)

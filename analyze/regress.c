@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "analyze/alloc.h"
 #include "tunneltap/regress.h"
 
 #define US 1000000ull
@@ -98,21 +99,6 @@ size_t tt_regress_memsize(const tt_regress_config *cfg)
            (2 * (size_t)cfg->window_s + 2) * sizeof(struct sums);
 }
 
-static void *al_alloc(const tt_allocator *al, size_t n)
-{
-    return al && al->alloc ? al->alloc(al->ctx, n) : calloc(1, n);
-}
-
-static void al_free(const tt_allocator *al, void *p, size_t n)
-{
-    if (!p)
-        return;
-    if (al && al->free)
-        al->free(al->ctx, p, n);
-    else
-        free(p);
-}
-
 int tt_regress_open(tt_regress **out, const tt_regress_config *cfg, const tt_allocator *al,
                     tt_alert_fn on_alert, void *alert_ctx, char *errbuf)
 {
@@ -123,16 +109,16 @@ int tt_regress_open(tt_regress **out, const tt_regress_config *cfg, const tt_all
             snprintf(errbuf, TT_ERRBUF_SIZE, "regression thresholds out of range");
         return TT_EINVAL;
     }
-    tt_regress *r = al_alloc(al, sizeof(*r));
+    tt_regress *r = tt__alloc(al, sizeof(*r));
     if (!r)
         goto nomem;
     r->npre = 2 * cfg->window_s + 2;
-    r->b = al_alloc(al, (size_t)cfg->history_s * sizeof(bucket));
-    r->pre = al_alloc(al, (size_t)r->npre * sizeof(struct sums));
+    r->b = tt__alloc(al, (size_t)cfg->history_s * sizeof(bucket));
+    r->pre = tt__alloc(al, (size_t)r->npre * sizeof(struct sums));
     if (!r->b || !r->pre) {
-        al_free(al, r->b, (size_t)cfg->history_s * sizeof(bucket));
-        al_free(al, r->pre, (size_t)r->npre * sizeof(struct sums));
-        al_free(al, r, sizeof(*r));
+        tt__free(al, r->b, (size_t)cfg->history_s * sizeof(bucket));
+        tt__free(al, r->pre, (size_t)r->npre * sizeof(struct sums));
+        tt__free(al, r, sizeof(*r));
         goto nomem;
     }
     r->cfg = *cfg;
@@ -155,9 +141,9 @@ void tt_regress_close(tt_regress *r)
     if (!r)
         return;
     tt_allocator al = r->al;
-    al_free(&al, r->b, (size_t)r->nb * sizeof(bucket));
-    al_free(&al, r->pre, (size_t)r->npre * sizeof(struct sums));
-    al_free(&al, r, sizeof(*r));
+    tt__free(&al, r->b, (size_t)r->nb * sizeof(bucket));
+    tt__free(&al, r->pre, (size_t)r->npre * sizeof(struct sums));
+    tt__free(&al, r, sizeof(*r));
 }
 
 /* The bucket of absolute second `sec`, (re)initialised when stale; NULL when

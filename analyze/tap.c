@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "analyze/alloc.h"
 #include "tunneltap/tunneltap.h"
 
 #define TT__MARK_MAX 256
@@ -72,21 +73,6 @@ struct tt_tap {
 };
 
 #define TT__ALERT_COPIES 128
-
-static void *al_alloc(const tt_allocator *al, size_t n)
-{
-    return al->alloc ? al->alloc(al->ctx, n) : calloc(1, n);
-}
-
-static void al_free(const tt_allocator *al, void *p, size_t n)
-{
-    if (!p)
-        return;
-    if (al->free)
-        al->free(al->ctx, p, n);
-    else
-        free(p);
-}
 
 static uint64_t now_us(void)
 {
@@ -356,7 +342,7 @@ int tt_tap_open(tt_tap **out, const tt_tap_config *cfg, char *errbuf)
         return TT_ENOMEM;
     }
     tt_allocator al = cfg->analyzer.allocator;
-    tt_tap *t = al_alloc(&al, sizeof(*t));
+    tt_tap *t = tt__alloc(&al, sizeof(*t));
     if (!t) {
         fail(errbuf, "cannot allocate the tap");
         return TT_ENOMEM;
@@ -368,7 +354,7 @@ int tt_tap_open(tt_tap **out, const tt_tap_config *cfg, char *errbuf)
     acfg.on_judge = on_judge;
     acfg.judge_ctx = t;
     int rc = 0;
-    t->alerts = al_alloc(&al, TT__ALERT_COPIES * sizeof(tt_alert));
+    t->alerts = tt__alloc(&al, TT__ALERT_COPIES * sizeof(tt_alert));
     if (!t->alerts) {
         fail(errbuf, "cannot allocate the alert table");
         rc = TT_ENOMEM;
@@ -379,8 +365,8 @@ int tt_tap_open(tt_tap **out, const tt_tap_config *cfg, char *errbuf)
         rc = tt_analyzer_open(&t->an, &acfg, errbuf);
     if (rc < 0) {
         tt_regress_close(t->reg);
-        al_free(&al, t->alerts, TT__ALERT_COPIES * sizeof(tt_alert));
-        al_free(&al, t, sizeof(*t));
+        tt__free(&al, t->alerts, TT__ALERT_COPIES * sizeof(tt_alert));
+        tt__free(&al, t, sizeof(*t));
         return rc;
     }
     pthread_mutex_init(&t->prod_lock, NULL);
@@ -403,13 +389,13 @@ int tt_tap_open(tt_tap **out, const tt_tap_config *cfg, char *errbuf)
 static void *ring_alloc(void *ctx, size_t n)
 {
     const tt_allocator *al = ctx;
-    return al_alloc(al, n);
+    return tt__alloc(al, n);
 }
 
 static void ring_free(void *ctx, void *p, size_t n)
 {
     const tt_allocator *al = ctx;
-    al_free(al, p, n);
+    tt__free(al, p, n);
 }
 
 int tt_tap_producer_open(tt_tap *t, tt_producer **out)
@@ -421,7 +407,7 @@ int tt_tap_producer_open(tt_tap *t, tt_producer **out)
         pthread_mutex_unlock(&t->prod_lock);
         return TT_EAGAIN;
     }
-    tt_producer *p = al_alloc(&t->al, sizeof(*p));
+    tt_producer *p = tt__alloc(&t->al, sizeof(*p));
     if (!p) {
         pthread_mutex_unlock(&t->prod_lock);
         return TT_ENOMEM;
@@ -431,7 +417,7 @@ int tt_tap_producer_open(tt_tap *t, tt_producer **out)
     int rc = tt_ring_create(&p->ring, t->cfg.ring_bytes, t->cfg.lossless ? TT_RING_LOSSLESS : 0,
                             &ra, NULL);
     if (rc < 0) {
-        al_free(&t->al, p, sizeof(*p));
+        tt__free(&t->al, p, sizeof(*p));
         pthread_mutex_unlock(&t->prod_lock);
         return rc;
     }
@@ -617,17 +603,17 @@ void tt_tap_close(tt_tap *t)
         pthread_join(t->thread, NULL);
     for (unsigned i = 0; i < np; i++) {
         tt_ring_destroy(t->prod[i]->ring);
-        al_free(&t->al, t->prod[i], sizeof(*t->prod[i]));
+        tt__free(&t->al, t->prod[i], sizeof(*t->prod[i]));
     }
     tt_analyzer_close(t->an);
     tt_regress_close(t->reg);
-    al_free(&t->al, t->alerts, TT__ALERT_COPIES * sizeof(tt_alert));
+    tt__free(&t->al, t->alerts, TT__ALERT_COPIES * sizeof(tt_alert));
     pthread_mutex_destroy(&t->prod_lock);
     pthread_mutex_destroy(&t->consume_lock);
     pthread_mutex_destroy(&t->stats_lock);
     pthread_mutex_destroy(&t->mark_lock);
     tt_allocator al = t->al;
-    al_free(&al, t, sizeof(*t));
+    tt__free(&al, t, sizeof(*t));
 }
 
 unsigned tt_tap_alerts(tt_tap *t, tt_alert *out, unsigned max)
