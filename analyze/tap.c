@@ -85,7 +85,7 @@ void tt_tap_config_init(tt_tap_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
     tt_analyzer_config_init(&cfg->analyzer);
-    cfg->ring_bytes = 1u << 20;
+    cfg->ring_bytes = 1u << 19;
     cfg->max_producers = 4;
     cfg->memory_budget = 16u << 20;
     cfg->own_thread = true;

@@ -534,7 +534,9 @@ void cli_summary_print(const cli_summary *s, const cli_summary_source *src,
                 "may be too short for this network)\n",
                 s->late_replies);
     if (s->oom)
-        fputs("note: out of memory while grouping destinations: the list is incomplete\n", out);
+        fputs("note: more destinations than the summary groups (65536), or out of memory: the "
+              "list of failing destinations is incomplete\n",
+              out);
     if (st) {
         print_capture(out, st);
         /* Zeek warns about this too: offloaded or rewritten captures carry

@@ -46,7 +46,7 @@ typedef struct tt_producer tt_producer;
 
 typedef struct tt_tap_config {
     tt_analyzer_config analyzer; /* flows, deadlines, allocator, log and conn callbacks */
-    size_t ring_bytes;           /* per producer, a power of two (default 1 MiB) */
+    size_t ring_bytes;           /* per producer, a power of two (default 512 KiB) */
     unsigned max_producers;      /* producer handles (default 4, at most 16) */
     size_t memory_budget;        /* whole tap incl. nDPI (default 16 MiB; 0: no cap) */
     bool lossless;               /* producers wait for room instead of dropping (replay) */
