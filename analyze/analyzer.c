@@ -491,7 +491,7 @@ static uint32_t flow_hash(const tt__flow *f)
 }
 
 /* Reports a flow (final verdict, on_conn) and returns it to the pool. */
-static void release(tt_analyzer *a, uint32_t idx, uint64_t now, bool final)
+static void release(tt_analyzer *a, uint32_t idx, uint64_t now)
 {
     tt__flow *f = &a->flows[idx];
     if (f->dpi_slot != TT__NIL) {
@@ -499,7 +499,6 @@ static void release(tt_analyzer *a, uint32_t idx, uint64_t now, bool final)
         a->st.dpi_given_up++;
     }
     judge(a, idx, now, true);
-    (void) final;
     if (a->cfg.on_conn) {
         tt_conn c;
         build_conn(a, f, &c);
@@ -537,7 +536,7 @@ static void evict_one(tt_analyzer *a, uint64_t now)
     if (victim != TT__NIL && a->lists[TT__LC_TCP_SETUP].n > a->max_flows / 2) {
         a->flows[victim].unc_why |= TT_UNC_EVICTED;
         a->st.events[TT_EV_FLOW_EVICTED]++;
-        release(a, victim, now, false);
+        release(a, victim, now);
         return;
     }
     victim = TT__NIL;
@@ -552,7 +551,7 @@ static void evict_one(tt_analyzer *a, uint64_t now)
         return;
     a->flows[victim].unc_why |= TT_UNC_EVICTED;
     a->st.events[TT_EV_FLOW_EVICTED]++;
-    release(a, victim, now, false);
+    release(a, victim, now);
 }
 
 static uint32_t create(tt_analyzer *a, const tt__pkt *p, bool flip, bool directional, uint64_t now)
@@ -643,14 +642,14 @@ void tt_analyzer_advance(tt_analyzer *a, uint64_t now)
                 (f->u.ep[0].state == TT__TCP_SYN_SENT ||
                  f->u.ep[0].state == TT__TCP_SYN_ACK_SENT) &&
                 f->u.ep[1].state == TT__TCP_INACTIVE)
-                release(a, idx, f->judge_at_us, false);
+                release(a, idx, f->judge_at_us);
         }
     }
     for (int l = 0; l < TT__LC_N; l++) {
         uint32_t idx;
         while ((idx = a->lists[l].head) != TT__NIL &&
                a->flows[idx].last_us + a->timeouts_us[l] <= now)
-            release(a, idx, now, false);
+            release(a, idx, now);
     }
     uint64_t due = UINT64_MAX;
     for (int q = 1; q < TT__JQ_N; q++)
@@ -757,7 +756,7 @@ static void track(tt_analyzer *a, tt__pkt *p, uint64_t now, bool bad_checksum)
         lookup(a, h, p->ipver, p->proto, p->src, p->sport, p->dst, p->dport, directional, &is_orig);
     if (idx != TT__NIL && p->proto == 6 && !bad_checksum &&
         tt__tcp_is_reuse(&a->flows[idx], p, is_orig)) {
-        release(a, idx, now, false);
+        release(a, idx, now);
         idx = TT__NIL;
     }
     if (idx == TT__NIL) {
@@ -896,7 +895,7 @@ void tt_analyzer_finish(tt_analyzer *a)
     for (int l = 0; l < TT__LC_N; l++) {
         uint32_t idx;
         while ((idx = a->lists[l].head) != TT__NIL)
-            release(a, idx, a->now_us, true);
+            release(a, idx, a->now_us);
     }
     logf_(a, TT_LOG_DEBUG, "analyzer finished");
 }

@@ -94,7 +94,6 @@ void cli_replay_usage(FILE *out)
           "  --bpf EXPR          analyse only packets matching this tcpdump filter\n"
           "  --verify-checksums  ignore packets with bad checksums, as Zeek does without -C\n",
           out);
-    (void)d.max_flows;
     fprintf(out, "  --max-flows N       flows tracked at once (default %u)\n", REPLAY_MAX_FLOWS);
     fputs("  --udp-deadline SEC  a UDP or DNS request unanswered after SEC fails (default ", out);
     print_seconds(out, d.udp_reply_deadline_ms);
