@@ -453,9 +453,22 @@ static uint32_t hash_key(const uint8_t *a1, uint16_t p1, const uint8_t *a2, uint
     return (uint32_t)h;
 }
 
-static bool addr_eq(const uint8_t *x, const uint8_t *y, size_t alen)
+/* Addresses compared as words (memcpy: no alignment assumption), without a
+ * call into memcmp for 4 or 16 bytes: the lookup's inner loop. */
+static inline bool addr_eq(const uint8_t *x, const uint8_t *y, size_t alen)
 {
-    return memcmp(x, y, alen) == 0;
+    if (alen == 4) {
+        uint32_t a, b;
+        memcpy(&a, x, 4);
+        memcpy(&b, y, 4);
+        return a == b;
+    }
+    uint64_t a0, a1, b0, b1;
+    memcpy(&a0, x, 8);
+    memcpy(&a1, x + 8, 8);
+    memcpy(&b0, y, 8);
+    memcpy(&b1, y + 8, 8);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
 }
 
 /* Finds the flow of (src,sp)->(dst,dp); *is_orig says which side sent it. */
@@ -791,7 +804,7 @@ static void track(tt_analyzer *a, tt__pkt *p, uint64_t now, bool bad_checksum)
         ipb = p->l4_off + p->payload_len + 8; /* the whole datagram, as reassembled */
     f->ip_bytes[side] += ipb;
 
-    bool closed_before = false;
+    bool closed_before = false, unchanged = false;
     uint8_t lc = f->lclass;
     if (p->proto == 6) {
         tt__ep *o = &f->u.ep[0];
@@ -800,6 +813,7 @@ static void track(tt_analyzer *a, tt__pkt *p, uint64_t now, bool bad_checksum)
             !(p->tcp_flags & TT__TH_ACK))
             f->flags |= TT__F_SYN_FIRST;
         uint16_t before = f->flags;
+        uint8_t os_before = o->state, rs_before = f->u.ep[1].state;
         bool was_inactive = o->state == TT__TCP_INACTIVE;
         tt__tcp_packet(a, f, p, is_orig);
         if (was_inactive && is_orig && (f->flags & TT__F_SYN_FIRST) && o->state == TT__TCP_SYN_SENT)
@@ -818,6 +832,10 @@ static void track(tt_analyzer *a, tt__pkt *p, uint64_t now, bool bad_checksum)
         /* Zeek stops extending a connection's duration once both sides closed. */
         if (!closed_before || !both_closed)
             f->last_us = now;
+        /* A judged TCP verdict reads only the flags and the two endpoint
+         * states (tcp_verdict in verdict.c): when none moved, it stands. */
+        unchanged = (f->flags & TT__F_JUDGED) && f->flags == before && o->state == os_before &&
+                    r->state == rs_before;
     } else {
         f->last_us = now;
         if (p->proto == 17) {
@@ -843,14 +861,18 @@ static void track(tt_analyzer *a, tt__pkt *p, uint64_t now, bool bad_checksum)
     }
     if (!(f->flags & TT__F_DPI_DONE))
         dpi_feed(a, f, p);
-    judge(a, idx, now, false);
+    if (!unchanged)
+        judge(a, idx, now, false);
 }
 
 int tt_analyzer_packet(tt_analyzer *a, int linktype, uint64_t ts_us, const uint8_t *data,
                        uint32_t caplen, uint32_t wirelen)
 {
-    if (!tt_linktype_supported(linktype))
-        return TT_ELINKTYPE;
+    if (linktype != a->last_link) {
+        if (!tt_linktype_supported(linktype))
+            return TT_ELINKTYPE;
+        a->last_link = linktype; /* a capture has one link type: checked once */
+    }
     a->st.packets++;
     a->st.bytes += wirelen;
     if (!a->started) {

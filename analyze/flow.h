@@ -124,6 +124,7 @@ struct tt_analyzer {
     uint32_t nbuckets, max_flows;
     uint32_t free_head, nactive;
     uint32_t next_unused; /* flows [next_unused, max_flows) were never used */
+    int last_link;        /* link type last checked by tt_analyzer_packet (0: DLT_NULL) */
     tt__list lists[TT__LC_N];
     uint64_t timeouts_us[TT__LC_N];
     tt__list jq[TT__JQ_N];

@@ -488,6 +488,9 @@ int cli_replay_main(int argc, char **argv)
     cfg.enable_dpi = !o.no_dpi;
     cfg.max_flows = REPLAY_MAX_FLOWS;
     cfg.max_dpi_flows = REPLAY_MAX_DPI_FLOWS;
+    /* A replay's table is sized for the worst capture; untouched, its pages
+     * cost nothing, so resident memory follows the flows actually seen. */
+    cfg.prefault = false;
     if (o.max_flows) {
         cfg.max_flows = o.max_flows;
         if (cfg.max_dpi_flows > cfg.max_flows)
