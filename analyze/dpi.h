@@ -35,8 +35,9 @@ bool tt__dpi_feed(tt__dpi *d, uint32_t slot, const uint8_t *l3, uint32_t len, ui
 void tt__dpi_end(tt__dpi *d, uint32_t slot, bool guess, uint16_t proto[2]);
 
 /* Guesses the protocol from the transport and ports alone (flows nDPI never
- * saw, e.g. SYNs that got no answer). */
-void tt__dpi_guess_ports(const tt__dpi *d, uint8_t proto, uint16_t sport, uint16_t dport,
+ * saw, e.g. SYNs that got no answer). Answers are remembered per
+ * (proto, sport, dport) until nDPI next names a flow BitTorrent. */
+void tt__dpi_guess_ports(tt__dpi *d, uint8_t proto, uint16_t sport, uint16_t dport,
                          uint16_t out[2]);
 
 /* "TLS.Google", "DNS", ...; NULL for unknown. buf holds the result. */

@@ -29,12 +29,23 @@
  * dozen distinct pairs. Direct-mapped; key 0 (unknown/unknown) is never named. */
 #define NAME_CACHE 16
 
+/* Port guesses by (proto, sport, dport), direct-mapped. nDPI 4.2's guess for
+ * a flow given no addresses reads its static port and address tables and one
+ * mutable thing: its BitTorrent cache, which grows only when a flow is named
+ * BitTorrent (ndpi_add_connection_as_bittorrent). The cache is emptied then,
+ * so every answer is the one nDPI would give at that moment. */
+#define GUESS_CACHE 256
+
 struct tt__dpi {
     struct ndpi_detection_module_struct *mod;
     struct {
         uint32_t key;
         char name[64];
     } names[NAME_CACHE];
+    struct {
+        uint64_t key; /* 1 << 40 | proto << 32 | sport << 16 | dport; 0: empty */
+        uint16_t out[2];
+    } guesses[GUESS_CACHE];
     uint8_t *pool;      /* max_flows * flow_size bytes */
     uint32_t *free_idx; /* stack of free slots */
     uint32_t nfree, max_flows;
@@ -158,6 +169,12 @@ uint32_t tt__dpi_begin(tt__dpi *d)
     return slot;
 }
 
+static void forget_guesses_if_bittorrent(tt__dpi *d, const uint16_t proto[2])
+{
+    if (proto[0] == NDPI_PROTOCOL_BITTORRENT || proto[1] == NDPI_PROTOCOL_BITTORRENT)
+        memset(d->guesses, 0, sizeof(d->guesses));
+}
+
 bool tt__dpi_feed(tt__dpi *d, uint32_t slot, const uint8_t *l3, uint32_t len, uint64_t ts_ms,
                   uint16_t proto[2])
 {
@@ -172,6 +189,7 @@ bool tt__dpi_feed(tt__dpi *d, uint32_t slot, const uint8_t *l3, uint32_t len, ui
 #endif
     proto[0] = p.master_protocol;
     proto[1] = p.app_protocol;
+    forget_guesses_if_bittorrent(d, proto);
     return p.app_protocol != NDPI_PROTOCOL_UNKNOWN && !ndpi_extra_dissection_possible(d->mod, f);
 }
 
@@ -187,14 +205,21 @@ void tt__dpi_end(tt__dpi *d, uint32_t slot, bool guess, uint16_t proto[2])
 #endif
         proto[0] = p.master_protocol;
         proto[1] = p.app_protocol;
+        forget_guesses_if_bittorrent(d, proto);
     }
     ndpi_free_flow_data(f);
     d->free_idx[d->nfree++] = slot;
 }
 
-void tt__dpi_guess_ports(const tt__dpi *d, uint8_t proto, uint16_t sport, uint16_t dport,
-                         uint16_t out[2])
+void tt__dpi_guess_ports(tt__dpi *d, uint8_t proto, uint16_t sport, uint16_t dport, uint16_t out[2])
 {
+    uint64_t key = 1ull << 40 | (uint64_t)proto << 32 | (uint64_t)sport << 16 | dport;
+    unsigned i = (unsigned)((key * 0x9e3779b97f4a7c15ull) >> 56); /* 256 slots */
+    if (d->guesses[i].key == key) {
+        out[0] = d->guesses[i].out[0];
+        out[1] = d->guesses[i].out[1];
+        return;
+    }
 #if NDPI_MAJOR > 4 || (NDPI_MAJOR == 4 && NDPI_MINOR >= 10)
     ndpi_protocol p = ndpi_guess_undetected_protocol(d->mod, NULL, proto);
     (void)sport;
@@ -204,6 +229,9 @@ void tt__dpi_guess_ports(const tt__dpi *d, uint8_t proto, uint16_t sport, uint16
 #endif
     out[0] = p.master_protocol;
     out[1] = p.app_protocol;
+    d->guesses[i].key = key;
+    d->guesses[i].out[0] = out[0];
+    d->guesses[i].out[1] = out[1];
 }
 
 const char *tt__dpi_name(tt__dpi *d, const uint16_t proto[2], char *buf, size_t len)

@@ -176,17 +176,20 @@ static int svc_class(const tt_conn *c)
     const char *s = c->service;
     if (!s)
         return 0;
-    if (!strcmp(s, "dns"))
-        return 1;
-    if (!strcmp(s, "quic"))
-        return 2;
-    if (!strcmp(s, "ntp"))
-        return 3;
-    if (!strcmp(s, "stun"))
-        return 4;
-    if (!strcmp(s, "http") || !strcmp(s, "ssl"))
-        return 5;
-    return 0;
+    switch (s[0]) { /* one comparison, not six: this runs for every judgment */
+    case 'd':
+        return !strcmp(s, "dns") ? 1 : 0;
+    case 'q':
+        return !strcmp(s, "quic") ? 2 : 0;
+    case 'n':
+        return !strcmp(s, "ntp") ? 3 : 0;
+    case 's':
+        return !strcmp(s, "stun") ? 4 : !strcmp(s, "ssl") ? 5 : 0;
+    case 'h':
+        return !strcmp(s, "http") ? 5 : 0;
+    default:
+        return 0;
+    }
 }
 
 /* Adds (sign +1) or removes (-1) one verdict from a bucket. */

@@ -125,10 +125,20 @@ static const char *udp_conn_state(const tt__flow *f)
     return r ? "SHR" : "OTH";
 }
 
-static char base62(uint64_t v)
+static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+
+/* Writes the n lowest base-62 digits of v, least significant first, two per
+ * division (v % 3844 holds the next two digits). */
+static void base62_digits(char *out, uint64_t v, int n)
 {
-    static const char d[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    return d[v % 62];
+    for (; n >= 2; n -= 2, out += 2) {
+        unsigned r = (unsigned)(v % 3844);
+        v /= 3844;
+        out[0] = b62[r % 62];
+        out[1] = b62[r / 62];
+    }
+    if (n)
+        out[0] = b62[v % 62];
 }
 
 static uint64_t mix64(uint64_t x)
@@ -146,11 +156,8 @@ void tt__fill_conn(tt_analyzer *a, const tt__flow *f, tt_conn *c)
     c->last_us = f->last_us;
     uint64_t h1 = mix64(a->uid_seed ^ f->serial), h2 = mix64(h1 ^ 0x5bd1e995u);
     c->uid[0] = 'C';
-    for (int i = 1; i < 18; i++) {
-        uint64_t *h = i < 10 ? &h1 : &h2;
-        c->uid[i] = base62(*h);
-        *h /= 62;
-    }
+    base62_digits(c->uid + 1, h1, 9);
+    base62_digits(c->uid + 10, h2, 8);
     c->uid[18] = 0;
     c->ip_version = f->ipver;
     c->proto = f->proto;
