@@ -15,6 +15,8 @@
 #   long-LINK.pcap     1 000 flows of ~1 000 packets
 #   mixed-LINK-xS.pcap the mixed capture at each scale S (for the linearity check)
 #   mid-eth.pcap       the mixed capture at 0.1x: 100 k packets, for profiling
+#   fixed-eth.pcap     the mixed capture at 0.0005x: one keep-alive flow of 298
+#                      packets, to measure each tool's fixed cost (start-up, memory)
 # CAPTURES=DIR reads the recordings from DIR instead of captures/.
 # About 1.6 GB in all with the default scales. Nothing here is tracked by git.
 set -euo pipefail
@@ -69,6 +71,7 @@ for link in eth raw; do
   done
 done
 make_one mid-eth mixed eth 0.1 # the mid-size capture for callgrind (README.md)
+make_one fixed-eth mixed eth 0.0005 # one flow: fixed costs
 { printf 'file\tpackets\tbytes\tsha256\n'; cat "$out/captures.tsv.new"; } >"$out/captures.tsv"
 rm -f "$out/captures.tsv.new"
 column -t -s $'\t' "$out/captures.tsv" 2>/dev/null || cat "$out/captures.tsv"

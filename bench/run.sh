@@ -10,7 +10,8 @@
 #                                          is ignored for files)
 #   tshark -r FILE -q -z conv,tcp         (Wireshark's conversation table)
 #   tcpdump -r FILE -w /dev/null          (the read floor: libpcap, no analysis)
-# on the mixed, synscan and long captures in Ethernet and raw-IP form, then the
+# on the mixed, synscan and long captures in Ethernet and raw-IP form and on
+# fixed-eth (one flow: what each tool costs before any traffic), then the
 # mixed capture at 0.25x, 0.5x, 1x and 2x (linearity), then bench/footprint.c
 # (the embedded default tap). Wall time is taken with date +%s%N, CPU time and
 # peak RSS with /usr/bin/time -f '%U %S %M'. Medians of the N runs.
@@ -28,7 +29,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 out=${OUT:-$here/out}
 runs=5
-cases="mixed-eth mixed-raw synscan-eth synscan-raw long-eth long-raw"
+cases="mixed-eth mixed-raw synscan-eth synscan-raw long-eth long-raw fixed-eth"
 tshark_on=1
 scaling=1
 build=$root/build
