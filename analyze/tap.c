@@ -62,6 +62,10 @@ struct tt_tap {
     tt_analyzer_stats an_stats;
     uint64_t analysed;
     pthread_mutex_t mark_lock; /* marks, pending loss, alert copies */
+    /* The analysis thread waits here while no producer exists (no ring to
+     * sleep on); tt_tap_producer_open, finish and close wake it. */
+    pthread_mutex_t idle_lock;
+    pthread_cond_t idle_cv; /* CLOCK_MONOTONIC */
     tt_marker marks[TT__MARK_MAX];
     unsigned nmarks;
     unsigned marks_applied; /* consumer only: marks handed to the detector */
@@ -292,6 +296,15 @@ static void idle_tick(tt_tap *t)
     }
 }
 
+/* W2: after storing nprod or closing, wakes a thread waiting for a ring
+ * (partner W1 in thread_main). */
+static void wake_idle(tt_tap *t)
+{
+    pthread_mutex_lock(&t->idle_lock);
+    pthread_cond_broadcast(&t->idle_cv);
+    pthread_mutex_unlock(&t->idle_lock);
+}
+
 static void *thread_main(void *arg)
 {
     tt_tap *t = arg;
@@ -307,8 +320,22 @@ static void *thread_main(void *arg)
             break;
         unsigned np = atomic_load_explicit(&t->nprod, memory_order_acquire);
         if (np == 0) {
-            struct timespec ts = {0, 20 * 1000 * 1000};
-            nanosleep(&ts, NULL);
+            /* No ring yet. W1: nprod and closing are read under idle_lock,
+             * partner W2 (wake_idle): a producer opened or a close begun
+             * after this check broadcasts only once we wait. Without the
+             * wake-up a replay would lose this whole period at its start. */
+            struct timespec until;
+            clock_gettime(CLOCK_MONOTONIC, &until);
+            until.tv_nsec += 20 * 1000 * 1000;
+            if (until.tv_nsec >= 1000000000) {
+                until.tv_sec++;
+                until.tv_nsec -= 1000000000;
+            }
+            pthread_mutex_lock(&t->idle_lock);
+            if (atomic_load_explicit(&t->nprod, memory_order_acquire) == 0 &&
+                !atomic_load_explicit(&t->closing, memory_order_acquire))
+                (void)pthread_cond_timedwait(&t->idle_cv, &t->idle_lock, &until);
+            pthread_mutex_unlock(&t->idle_lock);
         } else {
             /* Sleep on the first ring (woken by its producer); other rings are
              * polled at this period. */
@@ -373,6 +400,12 @@ int tt_tap_open(tt_tap **out, const tt_tap_config *cfg, char *errbuf)
     pthread_mutex_init(&t->consume_lock, NULL);
     pthread_mutex_init(&t->stats_lock, NULL);
     pthread_mutex_init(&t->mark_lock, NULL);
+    pthread_mutex_init(&t->idle_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&t->idle_cv, &ca);
+    pthread_condattr_destroy(&ca);
     tt_analyzer_get_stats(t->an, &t->an_stats);
     if (cfg->own_thread) {
         if (pthread_create(&t->thread, NULL, thread_main, t) != 0) {
@@ -425,6 +458,8 @@ int tt_tap_producer_open(tt_tap *t, tt_producer **out)
     /* P1: release publishes prod[np] to the consumer's C1. */
     atomic_store_explicit(&t->nprod, np + 1, memory_order_release);
     pthread_mutex_unlock(&t->prod_lock);
+    if (np == 0)
+        wake_idle(t);
     *out = p;
     return 0;
 }
@@ -572,6 +607,7 @@ int tt_tap_finish(tt_tap *t)
         unsigned np = atomic_load_explicit(&t->nprod, memory_order_acquire);
         for (unsigned i = 0; i < np; i++)
             tt_ring_wake_consumer(t->prod[i]->ring);
+        wake_idle(t);
         pthread_join(t->thread, NULL);
         t->thread_started = false;
     }
@@ -599,8 +635,10 @@ void tt_tap_close(tt_tap *t)
     unsigned np = atomic_load_explicit(&t->nprod, memory_order_acquire);
     for (unsigned i = 0; i < np; i++)
         tt_ring_wake_consumer(t->prod[i]->ring);
-    if (t->thread_started)
+    if (t->thread_started) {
+        wake_idle(t);
         pthread_join(t->thread, NULL);
+    }
     for (unsigned i = 0; i < np; i++) {
         tt_ring_destroy(t->prod[i]->ring);
         tt__free(&t->al, t->prod[i], sizeof(*t->prod[i]));
@@ -612,6 +650,8 @@ void tt_tap_close(tt_tap *t)
     pthread_mutex_destroy(&t->consume_lock);
     pthread_mutex_destroy(&t->stats_lock);
     pthread_mutex_destroy(&t->mark_lock);
+    pthread_mutex_destroy(&t->idle_lock);
+    pthread_cond_destroy(&t->idle_cv);
     tt_allocator al = t->al;
     tt__free(&al, t, sizeof(*t));
 }
