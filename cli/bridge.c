@@ -55,14 +55,9 @@ typedef struct bdev {
 
 typedef struct bridge_opts {
     const char *tun[2];
-    const char *control;
-    bool no_control, stall, quiet, no_dpi;
+    bool stall;
     size_t ring_bytes;
-    double duration;
-    uint32_t udp_ms, syn_ms; /* 0: the analyzer's default */
-    cli_live_marks marks;    /* --mark */
-    bool fail_on_regression;
-    bool dashboard; /* --dashboard: draw the analysis in the terminal */
+    cli_live_opts live; /* the options capture has too */
 } bridge_opts;
 
 typedef struct bridge {
@@ -132,33 +127,10 @@ void cli_bridge_usage(FILE *out)
           out);
 }
 
-__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("tunneltap: " CMD ": ", stderr);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\nTry 'tunneltap " CMD " --help'.\n", stderr);
-    return CLI_LIVE_EXIT_SETUP;
-}
-
 enum {
-    OPT_TUN = 256,
-    OPT_CONN_LOG,
-    OPT_JSON,
-    OPT_CONTROL,
-    OPT_NO_CONTROL,
+    OPT_TUN = CLI_LIVE_OPT_HOST,
     OPT_RING_BYTES,
-    OPT_DURATION,
-    OPT_NO_DPI,
-    OPT_UDP_DEADLINE,
-    OPT_SYN_DEADLINE,
     OPT_STALL,
-    OPT_DASHBOARD,
-    OPT_MARK,
-    OPT_ALERTS,
-    OPT_FAIL_ON_REGRESSION,
 };
 
 /* Returns -1 to go on, or the exit status (help, usage error). */
@@ -166,21 +138,9 @@ static int parse_options(int argc, char **argv, bridge_opts *o, cli_live_outputs
 {
     static const struct option opts[] = {
         {"tun", required_argument, NULL, OPT_TUN},
-        {"conn-log", required_argument, NULL, OPT_CONN_LOG},
-        {"json", required_argument, NULL, OPT_JSON},
-        {"control", required_argument, NULL, OPT_CONTROL},
-        {"no-control", no_argument, NULL, OPT_NO_CONTROL},
         {"ring-bytes", required_argument, NULL, OPT_RING_BYTES},
-        {"duration", required_argument, NULL, OPT_DURATION},
-        {"no-dpi", no_argument, NULL, OPT_NO_DPI},
-        {"udp-deadline", required_argument, NULL, OPT_UDP_DEADLINE},
-        {"syn-deadline", required_argument, NULL, OPT_SYN_DEADLINE},
         {"stall-analyzer", no_argument, NULL, OPT_STALL},
-        {"dashboard", no_argument, NULL, OPT_DASHBOARD},
-        {"mark", required_argument, NULL, OPT_MARK},
-        {"alerts", required_argument, NULL, OPT_ALERTS},
-        {"fail-on-regression", no_argument, NULL, OPT_FAIL_ON_REGRESSION},
-        {"quiet", no_argument, NULL, 'q'},
+        CLI_LIVE_LONG_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -188,95 +148,52 @@ static int parse_options(int argc, char **argv, bridge_opts *o, cli_live_outputs
     opterr = 0;
     optind = 1;
     int c;
+    char err[TT_ERRBUF_SIZE];
     while ((c = getopt_long(argc, argv, ":hq", opts, NULL)) != -1) {
+        int taken = cli_live_option(c, optarg, &o->live, out, err, sizeof err);
+        if (taken < 0)
+            return cli_usage_error(CMD, "%s", err);
+        if (taken)
+            continue;
         switch (c) {
         case OPT_TUN:
             if (ntun == 2)
-                return usage_error("--tun given more than twice (a bridge joins two devices)");
+                return cli_usage_error(CMD,
+                                       "--tun given more than twice (a bridge joins two devices)");
             o->tun[ntun++] = optarg;
-            break;
-        case OPT_CONN_LOG:
-            out->conn_path = optarg;
-            break;
-        case OPT_JSON:
-            out->json_path = optarg;
-            break;
-        case OPT_CONTROL:
-            o->control = optarg;
-            break;
-        case OPT_NO_CONTROL:
-            o->no_control = true;
             break;
         case OPT_RING_BYTES:
             if (!cli_live_parse_bytes(optarg, &o->ring_bytes) ||
                 (o->ring_bytes & (o->ring_bytes - 1)) || o->ring_bytes < 4096)
-                return usage_error("--ring-bytes wants a power of two from 4096 to 2G (e.g. "
-                                   "64k, 1M), not '%s'",
-                                   optarg);
-            break;
-        case OPT_DURATION:
-            if (!cli_live_parse_seconds(optarg, &o->duration))
-                return usage_error("--duration wants seconds above 0 (at most 86400), not '%s'",
-                                   optarg);
-            break;
-        case OPT_NO_DPI:
-            o->no_dpi = true;
-            break;
-        case OPT_UDP_DEADLINE:
-        case OPT_SYN_DEADLINE: {
-            double sec;
-            if (!cli_live_parse_seconds(optarg, &sec))
-                return usage_error("%s wants seconds above 0 (e.g. 2.5), not '%s'",
-                                   c == OPT_UDP_DEADLINE ? "--udp-deadline" : "--syn-deadline",
-                                   optarg);
-            uint32_t ms = (uint32_t)(sec * 1000.0 + 0.5);
-            *(c == OPT_UDP_DEADLINE ? &o->udp_ms : &o->syn_ms) = ms ? ms : 1;
-            break;
-        }
-        case OPT_DASHBOARD:
-            o->dashboard = true;
+                return cli_usage_error(CMD,
+                                       "--ring-bytes wants a power of two from 4096 to 2G (e.g. "
+                                       "64k, 1M), not '%s'",
+                                       optarg);
             break;
         case OPT_STALL:
             o->stall = true;
-            break;
-        case OPT_MARK: {
-            char merr[256];
-            if (cli_live_marks_add(&o->marks, optarg, merr) < 0)
-                return usage_error("%s", merr);
-            break;
-        }
-        case OPT_ALERTS:
-            out->alerts_path = optarg;
-            break;
-        case OPT_FAIL_ON_REGRESSION:
-            o->fail_on_regression = true;
-            break;
-        case 'q':
-            o->quiet = true;
             break;
         case 'h':
             cli_bridge_usage(stdout);
             return CLI_LIVE_EXIT_OK;
         case ':':
-            return usage_error("option '%s' needs a value", argv[optind - 1]);
+            return cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]);
         default:
             if (optopt && optopt < 256)
-                return usage_error("unknown option '-%c'", optopt);
-            return usage_error("unknown option '%s'", argv[optind - 1]);
+                return cli_usage_error(CMD, "unknown option '-%c'", optopt);
+            return cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return usage_error("unexpected argument '%s'", argv[optind]);
+        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (ntun != 2)
-        return usage_error("two TUN devices needed (--tun NAME --tun NAME), %u given", ntun);
+        return cli_usage_error(CMD, "two TUN devices needed (--tun NAME --tun NAME), %u given",
+                               ntun);
     if (strcmp(o->tun[0], o->tun[1]) == 0 && !strchr(o->tun[0], '%'))
-        return usage_error("the two --tun names are the same ('%s')", o->tun[0]);
-    if (o->control && o->no_control)
-        return usage_error("--control and --no-control contradict each other");
-    const char *clash = cli_live_outputs_clash(out);
-    if (clash)
-        return usage_error("%s", clash);
-    out->quiet = o->quiet;
+        return cli_usage_error(CMD, "the two --tun names are the same ('%s')", o->tun[0]);
+    const char *bad = cli_live_options_check(&o->live, out);
+    if (bad)
+        return cli_usage_error(CMD, "%s", bad);
     return -1;
 }
 
@@ -485,7 +402,8 @@ static void print_summary(const bridge *b, const cli_live_sink *k, const tt_tap_
 static int run_loop(bridge *b, const sigset_t *wait_mask)
 {
     uint64_t start = cli_live_mono_ms();
-    uint64_t stop_at = b->o.duration > 0 ? start + (uint64_t)(b->o.duration * 1000.0 + 0.5) : 0;
+    uint64_t stop_at =
+        b->o.live.duration > 0 ? start + (uint64_t)(b->o.live.duration * 1000.0 + 0.5) : 0;
     struct pollfd pfd[3 + TT_CONTROL_MAX_FDS];
     while (!cli_live_stop_signal) {
         uint64_t now = cli_live_mono_ms();
@@ -555,13 +473,13 @@ int cli_bridge_main(int argc, char **argv)
         fprintf(stderr, "tunneltap: " CMD ": cannot set up signals: %s\n", strerror(errno));
         goto out;
     }
-    if (!b->o.no_control &&
-        cli_live_control_path(CMD, b->o.control, b->ctl_path, sizeof b->ctl_path) < 0)
+    if (!b->o.live.no_control &&
+        cli_live_control_path(CMD, b->o.live.control, b->ctl_path, sizeof b->ctl_path) < 0)
         goto out;
     if (cli_live_outputs_open(&out) < 0)
         goto out;
 
-    if (b->o.dashboard) {
+    if (b->o.live.dashboard) {
         cli_dashboard_opts dopt = {.title = "bridge"};
         if (cli_dashboard_new(&b->dash, &dopt, err) < 0) {
             fprintf(stderr, "tunneltap: " CMD ": --dashboard: %s\n", err);
@@ -577,11 +495,11 @@ int cli_bridge_main(int argc, char **argv)
     cfg.memory_budget = 0; /* a Linux host: the ring size is the user's call */
     cfg.own_thread = !b->o.stall;
     cfg.live_clock = true;
-    cfg.analyzer.enable_dpi = !b->o.no_dpi;
-    if (b->o.udp_ms)
-        cfg.analyzer.udp_reply_deadline_ms = cfg.analyzer.dns_reply_deadline_ms = b->o.udp_ms;
-    if (b->o.syn_ms)
-        cfg.analyzer.tcp_attempt_deadline_ms = b->o.syn_ms;
+    cfg.analyzer.enable_dpi = !b->o.live.no_dpi;
+    if (b->o.live.udp_ms)
+        cfg.analyzer.udp_reply_deadline_ms = cfg.analyzer.dns_reply_deadline_ms = b->o.live.udp_ms;
+    if (b->o.live.syn_ms)
+        cfg.analyzer.tcp_attempt_deadline_ms = b->o.live.syn_ms;
     cfg.analyzer.on_conn = cli_live_on_conn;
     cfg.analyzer.conn_ctx = &sink;
     cfg.analyzer.log = cli_live_on_log;
@@ -596,7 +514,7 @@ int cli_bridge_main(int argc, char **argv)
                 err[0] ? err : tt_strerror(rc));
         goto out;
     }
-    if (cli_live_marks_place(CMD, b->tap, &b->o.marks) < 0)
+    if (cli_live_marks_place(CMD, b->tap, &b->o.live.marks) < 0)
         goto out;
     for (unsigned i = 0; i < 2; i++) {
         if ((rc = tt_tap_producer_open(b->tap, &b->dev[i].prod)) < 0) {
@@ -610,7 +528,7 @@ int cli_bridge_main(int argc, char **argv)
             goto out;
         }
     }
-    if (!b->o.no_control) {
+    if (!b->o.live.no_control) {
         tt_control_config cc = {
             .path = b->ctl_path,
             .tap = b->tap,
@@ -660,13 +578,14 @@ int cli_bridge_main(int argc, char **argv)
     tt_tap_get_stats(b->tap, &final);
     if (cli_live_outputs_finish(&out, &sink) < 0)
         status = CLI_LIVE_EXIT_RUNTIME;
-    if (!b->o.quiet) {
+    if (!b->o.live.quiet) {
         FILE *s = cli_live_summary_stream(&out);
         print_summary(b, &sink, &running, &final, s);
         cli_live_print_alerts(b->tap, s);
         fflush(s);
     }
-    if (status == CLI_LIVE_EXIT_OK && b->o.fail_on_regression && cli_live_regressions(&out) > 0)
+    if (status == CLI_LIVE_EXIT_OK && b->o.live.fail_on_regression &&
+        cli_live_regressions(&out) > 0)
         status = CLI_LIVE_EXIT_REGRESSION;
 
 out:

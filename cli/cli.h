@@ -143,6 +143,10 @@ void cli_summary_free(cli_summary *s);
 
 /* ---- subcommands ------------------------------------------------------- */
 
+/* Every subcommand's usage error: "tunneltap: CMD: <message>" and a pointer
+ * to CMD --help on stderr. Returns 2, the usage-error exit status of all. */
+__attribute__((format(printf, 2, 3))) int cli_usage_error(const char *cmd, const char *fmt, ...);
+
 /* argv[0] is "replay". Returns the process exit status. */
 int cli_replay_main(int argc, char **argv);
 void cli_replay_usage(FILE *out);

@@ -379,6 +379,80 @@ void cli_live_print_alerts(tt_tap *tap, FILE *out)
     free(v);
 }
 
+int cli_live_option(int c, const char *arg, cli_live_opts *o, cli_live_outputs *out, char *err,
+                    size_t len)
+{
+    switch (c) {
+    case CLI_LIVE_OPT_CONN_LOG:
+        out->conn_path = arg;
+        return 1;
+    case CLI_LIVE_OPT_JSON:
+        out->json_path = arg;
+        return 1;
+    case CLI_LIVE_OPT_ALERTS:
+        out->alerts_path = arg;
+        return 1;
+    case CLI_LIVE_OPT_CONTROL:
+        o->control = arg;
+        return 1;
+    case CLI_LIVE_OPT_NO_CONTROL:
+        o->no_control = true;
+        return 1;
+    case CLI_LIVE_OPT_DASHBOARD:
+        o->dashboard = true;
+        return 1;
+    case CLI_LIVE_OPT_NO_DPI:
+        o->no_dpi = true;
+        return 1;
+    case CLI_LIVE_OPT_FAIL_ON_REGRESSION:
+        o->fail_on_regression = true;
+        return 1;
+    case 'q':
+        o->quiet = true;
+        return 1;
+    case CLI_LIVE_OPT_DURATION:
+        if (!cli_live_parse_seconds(arg, &o->duration)) {
+            snprintf(err, len, "--duration wants seconds above 0 (at most 86400), not '%s'", arg);
+            return -1;
+        }
+        return 1;
+    case CLI_LIVE_OPT_UDP_DEADLINE:
+    case CLI_LIVE_OPT_SYN_DEADLINE: {
+        double sec;
+        bool udp = c == CLI_LIVE_OPT_UDP_DEADLINE;
+        if (!cli_live_parse_seconds(arg, &sec)) {
+            snprintf(err, len, "%s wants seconds above 0 (e.g. 2.5), not '%s'",
+                     udp ? "--udp-deadline" : "--syn-deadline", arg);
+            return -1;
+        }
+        uint32_t ms = (uint32_t)(sec * 1000.0 + 0.5);
+        *(udp ? &o->udp_ms : &o->syn_ms) = ms ? ms : 1;
+        return 1;
+    }
+    case CLI_LIVE_OPT_MARK: {
+        char merr[256];
+        if (cli_live_marks_add(&o->marks, arg, merr) < 0) {
+            snprintf(err, len, "%s", merr);
+            return -1;
+        }
+        return 1;
+    }
+    default:
+        return 0;
+    }
+}
+
+const char *cli_live_options_check(const cli_live_opts *o, cli_live_outputs *out)
+{
+    if (o->control && o->no_control)
+        return "--control and --no-control contradict each other";
+    const char *clash = cli_live_outputs_clash(out);
+    if (clash)
+        return clash;
+    out->quiet = o->quiet;
+    return NULL;
+}
+
 bool cli_live_parse_seconds(const char *s, double *sec)
 {
     char *end;
@@ -463,17 +537,6 @@ void cli_status_usage(FILE *out)
           out);
 }
 
-__attribute__((format(printf, 2, 3))) static int usage_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "tunneltap: %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fprintf(stderr, "\nTry 'tunneltap %s --help'.\n", cmd);
-    return EXIT_USAGE;
-}
-
 enum { OPT_CONTROL = 256, OPT_PRETTY };
 
 /* Sends one request; on failure prints why and returns the exit status. */
@@ -507,13 +570,13 @@ int cli_mark_main(int argc, char **argv)
             cli_mark_usage(stdout);
             return EXIT_DONE;
         case ':':
-            return usage_error("mark", "option '%s' needs a value", argv[optind - 1]);
+            return cli_usage_error("mark", "option '%s' needs a value", argv[optind - 1]);
         default:
-            return usage_error("mark", "unknown option '%s'", argv[optind - 1]);
+            return cli_usage_error("mark", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind >= argc)
-        return usage_error("mark", "no label given");
+        return cli_usage_error("mark", "no label given");
     char joined[TT_CONTROL_MSG_MAX] = "";
     size_t used = 0;
     for (int i = optind; i < argc; i++) {
@@ -529,7 +592,7 @@ int cli_mark_main(int argc, char **argv)
     char label[TT_MARK_LABEL_MAX];
     size_t len = tt_control_sanitize_label(label, sizeof label, joined, used);
     if (len == 0)
-        return usage_error("mark", "the label is empty");
+        return cli_usage_error("mark", "the label is empty");
     if (used > TT_MARK_LABEL_MAX - 1)
         fprintf(stderr, "tunneltap: mark: label longer than %d bytes: cut to '%s'\n",
                 TT_MARK_LABEL_MAX - 1, label);
@@ -582,13 +645,13 @@ int cli_status_main(int argc, char **argv)
             cli_status_usage(stdout);
             return EXIT_DONE;
         case ':':
-            return usage_error("status", "option '%s' needs a value", argv[optind - 1]);
+            return cli_usage_error("status", "option '%s' needs a value", argv[optind - 1]);
         default:
-            return usage_error("status", "unknown option '%s'", argv[optind - 1]);
+            return cli_usage_error("status", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return usage_error("status", "unexpected argument '%s'", argv[optind]);
+        return cli_usage_error("status", "unexpected argument '%s'", argv[optind]);
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
     if (cli_live_control_path("status", control, path, sizeof path) < 0)
         return EXIT_USAGE;

@@ -139,6 +139,62 @@ int cli_live_marks_place(const char *cmd, tt_tap *tap, const cli_live_marks *m);
  * line per alert (or "alerts: none ..."). */
 void cli_live_print_alerts(tt_tap *tap, FILE *out);
 
+/* ---- the options bridge and capture share (ctl.c) ----------------------- */
+
+typedef struct cli_live_opts {
+    const char *control; /* --control PATH */
+    bool no_control, quiet, no_dpi;
+    bool dashboard;          /* --dashboard: draw the analysis in the terminal */
+    bool fail_on_regression; /* --fail-on-regression */
+    double duration;         /* --duration, 0: until a signal */
+    uint32_t udp_ms, syn_ms; /* 0: the analyzer's default */
+    cli_live_marks marks;    /* --mark */
+} cli_live_opts;
+
+/* getopt_long values of the shared options; a host numbers its own from
+ * CLI_LIVE_OPT_HOST. */
+enum {
+    CLI_LIVE_OPT_CONN_LOG = 256,
+    CLI_LIVE_OPT_JSON,
+    CLI_LIVE_OPT_CONTROL,
+    CLI_LIVE_OPT_NO_CONTROL,
+    CLI_LIVE_OPT_DURATION,
+    CLI_LIVE_OPT_DASHBOARD,
+    CLI_LIVE_OPT_NO_DPI,
+    CLI_LIVE_OPT_UDP_DEADLINE,
+    CLI_LIVE_OPT_SYN_DEADLINE,
+    CLI_LIVE_OPT_MARK,
+    CLI_LIVE_OPT_ALERTS,
+    CLI_LIVE_OPT_FAIL_ON_REGRESSION,
+    CLI_LIVE_OPT_HOST
+};
+
+/* The shared entries of a host's `struct option` table ('q' for --quiet). */
+#define CLI_LIVE_LONG_OPTIONS                                                                      \
+    {"conn-log", required_argument, NULL, CLI_LIVE_OPT_CONN_LOG},                                  \
+        {"json", required_argument, NULL, CLI_LIVE_OPT_JSON},                                      \
+        {"control", required_argument, NULL, CLI_LIVE_OPT_CONTROL},                                \
+        {"no-control", no_argument, NULL, CLI_LIVE_OPT_NO_CONTROL},                                \
+        {"duration", required_argument, NULL, CLI_LIVE_OPT_DURATION},                              \
+        {"dashboard", no_argument, NULL, CLI_LIVE_OPT_DASHBOARD},                                  \
+        {"no-dpi", no_argument, NULL, CLI_LIVE_OPT_NO_DPI},                                        \
+        {"udp-deadline", required_argument, NULL, CLI_LIVE_OPT_UDP_DEADLINE},                      \
+        {"syn-deadline", required_argument, NULL, CLI_LIVE_OPT_SYN_DEADLINE},                      \
+        {"mark", required_argument, NULL, CLI_LIVE_OPT_MARK},                                      \
+        {"alerts", required_argument, NULL, CLI_LIVE_OPT_ALERTS},                                  \
+        {"fail-on-regression", no_argument, NULL, CLI_LIVE_OPT_FAIL_ON_REGRESSION},                \
+    {                                                                                              \
+        "quiet", no_argument, NULL, 'q'                                                            \
+    }
+
+/* Takes option c (getopt_long's value) when it is a shared one. Returns 1
+ * when taken, 0 when c is the host's own, -1 with the usage error in err. */
+int cli_live_option(int c, const char *arg, cli_live_opts *o, cli_live_outputs *out, char *err,
+                    size_t len);
+/* The checks once every option is read (contradictions, two outputs on
+ * stdout); sets out->quiet. Returns NULL or the usage error. */
+const char *cli_live_options_check(const cli_live_opts *o, cli_live_outputs *out);
+
 /* Option values: seconds (> 0, at most a day), and a byte count with an
  * optional k/K or m/M suffix (powers of 1024). Return false when invalid. */
 bool cli_live_parse_seconds(const char *s, double *sec);

@@ -25,14 +25,9 @@
 #define BURST 256
 
 typedef struct capture_opts {
-    const char *iface, *bpf, *control;
-    bool no_control, quiet, no_dpi;
+    const char *iface, *bpf;
     int snaplen;
-    double duration;
-    uint32_t udp_ms, syn_ms; /* 0: the analyzer's default */
-    cli_live_marks marks;    /* --mark */
-    bool fail_on_regression;
-    bool dashboard; /* --dashboard: draw the analysis in the terminal */
+    cli_live_opts live; /* the options bridge has too */
 } capture_opts;
 
 typedef struct capture {
@@ -92,32 +87,9 @@ void cli_capture_usage(FILE *out)
           out);
 }
 
-__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("tunneltap: " CMD ": ", stderr);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\nTry 'tunneltap " CMD " --help'.\n", stderr);
-    return CLI_LIVE_EXIT_SETUP;
-}
-
 enum {
-    OPT_BPF = 256,
+    OPT_BPF = CLI_LIVE_OPT_HOST,
     OPT_SNAPLEN,
-    OPT_CONN_LOG,
-    OPT_JSON,
-    OPT_CONTROL,
-    OPT_NO_CONTROL,
-    OPT_DURATION,
-    OPT_DASHBOARD,
-    OPT_NO_DPI,
-    OPT_UDP_DEADLINE,
-    OPT_SYN_DEADLINE,
-    OPT_MARK,
-    OPT_ALERTS,
-    OPT_FAIL_ON_REGRESSION,
 };
 
 static int parse_options(int argc, char **argv, capture_opts *o, cli_live_outputs *out)
@@ -126,26 +98,20 @@ static int parse_options(int argc, char **argv, capture_opts *o, cli_live_output
         {"interface", required_argument, NULL, 'i'},
         {"bpf", required_argument, NULL, OPT_BPF},
         {"snaplen", required_argument, NULL, OPT_SNAPLEN},
-        {"conn-log", required_argument, NULL, OPT_CONN_LOG},
-        {"json", required_argument, NULL, OPT_JSON},
-        {"control", required_argument, NULL, OPT_CONTROL},
-        {"no-control", no_argument, NULL, OPT_NO_CONTROL},
-        {"duration", required_argument, NULL, OPT_DURATION},
-        {"dashboard", no_argument, NULL, OPT_DASHBOARD},
-        {"no-dpi", no_argument, NULL, OPT_NO_DPI},
-        {"udp-deadline", required_argument, NULL, OPT_UDP_DEADLINE},
-        {"syn-deadline", required_argument, NULL, OPT_SYN_DEADLINE},
-        {"mark", required_argument, NULL, OPT_MARK},
-        {"alerts", required_argument, NULL, OPT_ALERTS},
-        {"fail-on-regression", no_argument, NULL, OPT_FAIL_ON_REGRESSION},
-        {"quiet", no_argument, NULL, 'q'},
+        CLI_LIVE_LONG_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     opterr = 0;
     optind = 1;
     int c;
+    char err[TT_ERRBUF_SIZE];
     while ((c = getopt_long(argc, argv, ":hqi:", opts, NULL)) != -1) {
+        int taken = cli_live_option(c, optarg, &o->live, out, err, sizeof err);
+        if (taken < 0)
+            return cli_usage_error(CMD, "%s", err);
+        if (taken)
+            continue;
         switch (c) {
         case 'i':
             o->iface = optarg;
@@ -159,81 +125,29 @@ static int parse_options(int argc, char **argv, capture_opts *o, cli_live_output
             long v = strtol(optarg, &end, 10);
             if (end == optarg || *end || errno || v < TT_LIVE_SNAPLEN_MIN ||
                 v > TT_LIVE_SNAPLEN_DEFAULT)
-                return usage_error("--snaplen wants a byte count from %d to %d, not '%s'",
-                                   TT_LIVE_SNAPLEN_MIN, TT_LIVE_SNAPLEN_DEFAULT, optarg);
+                return cli_usage_error(CMD, "--snaplen wants a byte count from %d to %d, not '%s'",
+                                       TT_LIVE_SNAPLEN_MIN, TT_LIVE_SNAPLEN_DEFAULT, optarg);
             o->snaplen = (int)v;
             break;
         }
-        case OPT_CONN_LOG:
-            out->conn_path = optarg;
-            break;
-        case OPT_JSON:
-            out->json_path = optarg;
-            break;
-        case OPT_CONTROL:
-            o->control = optarg;
-            break;
-        case OPT_NO_CONTROL:
-            o->no_control = true;
-            break;
-        case OPT_DASHBOARD:
-            o->dashboard = true;
-            break;
-        case OPT_DURATION:
-            if (!cli_live_parse_seconds(optarg, &o->duration))
-                return usage_error("--duration wants seconds above 0 (at most 86400), not '%s'",
-                                   optarg);
-            break;
-        case OPT_NO_DPI:
-            o->no_dpi = true;
-            break;
-        case OPT_UDP_DEADLINE:
-        case OPT_SYN_DEADLINE: {
-            double sec;
-            if (!cli_live_parse_seconds(optarg, &sec))
-                return usage_error("%s wants seconds above 0 (e.g. 2.5), not '%s'",
-                                   c == OPT_UDP_DEADLINE ? "--udp-deadline" : "--syn-deadline",
-                                   optarg);
-            uint32_t ms = (uint32_t)(sec * 1000.0 + 0.5);
-            *(c == OPT_UDP_DEADLINE ? &o->udp_ms : &o->syn_ms) = ms ? ms : 1;
-            break;
-        }
-        case OPT_MARK: {
-            char merr[256];
-            if (cli_live_marks_add(&o->marks, optarg, merr) < 0)
-                return usage_error("%s", merr);
-            break;
-        }
-        case OPT_ALERTS:
-            out->alerts_path = optarg;
-            break;
-        case OPT_FAIL_ON_REGRESSION:
-            o->fail_on_regression = true;
-            break;
-        case 'q':
-            o->quiet = true;
-            break;
         case 'h':
             cli_capture_usage(stdout);
             return CLI_LIVE_EXIT_OK;
         case ':':
-            return usage_error("option '%s' needs a value", argv[optind - 1]);
+            return cli_usage_error(CMD, "option '%s' needs a value", argv[optind - 1]);
         default:
             if (optopt && optopt < 256)
-                return usage_error("unknown option '-%c'", optopt);
-            return usage_error("unknown option '%s'", argv[optind - 1]);
+                return cli_usage_error(CMD, "unknown option '-%c'", optopt);
+            return cli_usage_error(CMD, "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        return usage_error("unexpected argument '%s'", argv[optind]);
+        return cli_usage_error(CMD, "unexpected argument '%s'", argv[optind]);
     if (!o->iface)
-        return usage_error("no interface given (-i IFACE)");
-    if (o->control && o->no_control)
-        return usage_error("--control and --no-control contradict each other");
-    const char *clash = cli_live_outputs_clash(out);
-    if (clash)
-        return usage_error("%s", clash);
-    out->quiet = o->quiet;
+        return cli_usage_error(CMD, "no interface given (-i IFACE)");
+    const char *bad = cli_live_options_check(&o->live, out);
+    if (bad)
+        return cli_usage_error(CMD, "%s", bad);
     return -1;
 }
 
@@ -264,7 +178,8 @@ static void report_drops(capture *k)
 static int run_loop(capture *k, const sigset_t *wait_mask)
 {
     uint64_t start = cli_live_mono_ms(), next_stats = start + 1000;
-    uint64_t stop_at = k->o.duration > 0 ? start + (uint64_t)(k->o.duration * 1000.0 + 0.5) : 0;
+    uint64_t stop_at =
+        k->o.live.duration > 0 ? start + (uint64_t)(k->o.live.duration * 1000.0 + 0.5) : 0;
     struct pollfd pfd[2 + TT_CONTROL_MAX_FDS];
     int status = CLI_LIVE_EXIT_OK;
     while (!cli_live_stop_signal) {
@@ -384,8 +299,8 @@ int cli_capture_main(int argc, char **argv)
         fprintf(stderr, "tunneltap: " CMD ": cannot set up signals: %s\n", strerror(errno));
         goto out;
     }
-    if (!k->o.no_control &&
-        cli_live_control_path(CMD, k->o.control, k->ctl_path, sizeof k->ctl_path) < 0)
+    if (!k->o.live.no_control &&
+        cli_live_control_path(CMD, k->o.live.control, k->ctl_path, sizeof k->ctl_path) < 0)
         goto out;
     int rc = tt_live_open(&k->live, k->o.iface, k->o.snaplen, k->o.bpf, err);
     if (rc < 0) {
@@ -398,7 +313,7 @@ int cli_capture_main(int argc, char **argv)
     if (cli_live_outputs_open(&out) < 0)
         goto out;
 
-    if (k->o.dashboard) {
+    if (k->o.live.dashboard) {
         cli_dashboard_opts dopt = {.title = "capture"};
         if (cli_dashboard_new(&k->dash, &dopt, err) < 0) {
             fprintf(stderr, "tunneltap: " CMD ": --dashboard: %s\n", err);
@@ -412,11 +327,11 @@ int cli_capture_main(int argc, char **argv)
     cfg.memory_budget = 0; /* a Linux host: no hard cap */
     cfg.own_thread = true;
     cfg.live_clock = true;
-    cfg.analyzer.enable_dpi = !k->o.no_dpi;
-    if (k->o.udp_ms)
-        cfg.analyzer.udp_reply_deadline_ms = cfg.analyzer.dns_reply_deadline_ms = k->o.udp_ms;
-    if (k->o.syn_ms)
-        cfg.analyzer.tcp_attempt_deadline_ms = k->o.syn_ms;
+    cfg.analyzer.enable_dpi = !k->o.live.no_dpi;
+    if (k->o.live.udp_ms)
+        cfg.analyzer.udp_reply_deadline_ms = cfg.analyzer.dns_reply_deadline_ms = k->o.live.udp_ms;
+    if (k->o.live.syn_ms)
+        cfg.analyzer.tcp_attempt_deadline_ms = k->o.live.syn_ms;
     cfg.analyzer.on_conn = cli_live_on_conn;
     cfg.analyzer.conn_ctx = &sink;
     cfg.analyzer.log = cli_live_on_log;
@@ -430,13 +345,13 @@ int cli_capture_main(int argc, char **argv)
                 err[0] ? err : tt_strerror(rc));
         goto out;
     }
-    if (cli_live_marks_place(CMD, k->tap, &k->o.marks) < 0)
+    if (cli_live_marks_place(CMD, k->tap, &k->o.live.marks) < 0)
         goto out;
     if ((rc = tt_tap_producer_open(k->tap, &k->prod)) < 0) {
         fprintf(stderr, "tunneltap: " CMD ": cannot open a copy ring: %s\n", tt_strerror(rc));
         goto out;
     }
-    if (!k->o.no_control) {
+    if (!k->o.live.no_control) {
         tt_control_config cc = {
             .path = k->ctl_path,
             .tap = k->tap,
@@ -472,13 +387,14 @@ int cli_capture_main(int argc, char **argv)
     tt_tap_get_stats(k->tap, &st);
     if (cli_live_outputs_finish(&out, &sink) < 0)
         status = CLI_LIVE_EXIT_RUNTIME;
-    if (!k->o.quiet) {
+    if (!k->o.live.quiet) {
         FILE *s = cli_live_summary_stream(&out);
         print_summary(k, &sink, &st, s);
         cli_live_print_alerts(k->tap, s);
         fflush(s);
     }
-    if (status == CLI_LIVE_EXIT_OK && k->o.fail_on_regression && cli_live_regressions(&out) > 0)
+    if (status == CLI_LIVE_EXIT_OK && k->o.live.fail_on_regression &&
+        cli_live_regressions(&out) > 0)
         status = CLI_LIVE_EXIT_REGRESSION;
 
 out:

@@ -1,9 +1,21 @@
 /* main.c - the tunneltap command: dispatches to its subcommands. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "cli/live.h"
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "tunneltap: %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'tunneltap %s --help'.\n", cmd);
+    return 2;
+}
 
 typedef struct subcommand {
     const char *name;

@@ -128,17 +128,6 @@ void cli_replay_usage(FILE *out)
           out);
 }
 
-__attribute__((format(printf, 1, 2))) static int usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("tunneltap: replay: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\nTry 'tunneltap replay --help'.\n", stderr);
-    return EXIT_INPUT;
-}
-
 /* ---- options ----------------------------------------------------------- */
 
 static bool parse_seconds(const char *s, uint32_t *ms)
@@ -233,19 +222,20 @@ static int parse_options(int argc, char **argv, replay_opts *o)
             break;
         case OPT_MAX_FLOWS:
             if (!parse_count(optarg, &o->max_flows))
-                return usage_error("--max-flows wants a whole number from 1 to 1000000000, not "
-                                   "'%s'",
-                                   optarg);
+                return cli_usage_error("replay",
+                                       "--max-flows wants a whole number from 1 to 1000000000, not "
+                                       "'%s'",
+                                       optarg);
             break;
         case OPT_UDP_DEADLINE:
             if (!parse_seconds(optarg, &o->udp_ms))
-                return usage_error("--udp-deadline wants seconds above 0 (e.g. 2.5), not '%s'",
-                                   optarg);
+                return cli_usage_error(
+                    "replay", "--udp-deadline wants seconds above 0 (e.g. 2.5), not '%s'", optarg);
             break;
         case OPT_SYN_DEADLINE:
             if (!parse_seconds(optarg, &o->syn_ms))
-                return usage_error("--syn-deadline wants seconds above 0 (e.g. 3), not '%s'",
-                                   optarg);
+                return cli_usage_error(
+                    "replay", "--syn-deadline wants seconds above 0 (e.g. 3), not '%s'", optarg);
             break;
         case OPT_NO_DPI:
             o->no_dpi = true;
@@ -262,9 +252,9 @@ static int parse_options(int argc, char **argv, replay_opts *o)
         case OPT_MARK: {
             char merr[256];
             if (o->nmarks >= MAX_MARKS)
-                return usage_error("at most %d --mark options", MAX_MARKS);
+                return cli_usage_error("replay", "at most %d --mark options", MAX_MARKS);
             if (cli_mark_parse(optarg, &o->marks[o->nmarks], merr) < 0)
-                return usage_error("%s", merr);
+                return cli_usage_error("replay", "%s", merr);
             o->nmarks++;
             break;
         }
@@ -286,36 +276,40 @@ static int parse_options(int argc, char **argv, replay_opts *o)
             break;
         case OPT_SPEED:
             if (!cli_pace_parse(optarg, &o->speed))
-                return usage_error("--speed wants a factor above 0 (e.g. 10, 0.5) or 'max', not "
-                                   "'%s'",
-                                   optarg);
+                return cli_usage_error(
+                    "replay",
+                    "--speed wants a factor above 0 (e.g. 10, 0.5) or 'max', not "
+                    "'%s'",
+                    optarg);
             break;
         case 'h':
             cli_replay_usage(stdout);
             return EXIT_ANALYSED;
         case ':':
-            return usage_error("option '%s' needs a value", argv[optind - 1]);
+            return cli_usage_error("replay", "option '%s' needs a value", argv[optind - 1]);
         default:
             if (optopt && optopt < 256)
-                return usage_error("unknown option '-%c'", optopt);
-            return usage_error("unknown option '%s'", argv[optind - 1]);
+                return cli_usage_error("replay", "unknown option '-%c'", optopt);
+            return cli_usage_error("replay", "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind >= argc)
-        return usage_error("no capture file given (FILE, or '-' for stdin)");
+        return cli_usage_error("replay", "no capture file given (FILE, or '-' for stdin)");
     o->file = argv[optind++];
     if (optind < argc)
-        return usage_error("unexpected argument '%s' (one capture file at a time)", argv[optind]);
+        return cli_usage_error("replay", "unexpected argument '%s' (one capture file at a time)",
+                               argv[optind]);
     if (o->conn_log && o->json && strcmp(o->conn_log, "-") == 0 && strcmp(o->json, "-") == 0)
-        return usage_error("--conn-log and --json cannot both write to stdout");
+        return cli_usage_error("replay", "--conn-log and --json cannot both write to stdout");
     if (o->conn_log && o->json && strcmp(o->conn_log, "-") != 0 &&
         strcmp(o->conn_log, o->json) == 0)
-        return usage_error("--conn-log and --json name the same file '%s'", o->json);
+        return cli_usage_error("replay", "--conn-log and --json name the same file '%s'", o->json);
     if (o->dashboard &&
         ((o->conn_log && strcmp(o->conn_log, "-") == 0) || (o->json && strcmp(o->json, "-") == 0) ||
          (o->alerts && strcmp(o->alerts, "-") == 0)))
-        return usage_error("--dashboard draws on stdout: write --conn-log, --json and --alerts "
-                           "to files");
+        return cli_usage_error("replay",
+                               "--dashboard draws on stdout: write --conn-log, --json and --alerts "
+                               "to files");
     return -1;
 }
 
