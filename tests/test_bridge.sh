@@ -11,10 +11,9 @@
 # default route: nothing can leave them); processes are stopped by PID.
 set -uo pipefail
 
-skip() {
-    echo "SKIP: $*" >&2
-    exit 77
-}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib-check.sh
+. "$HERE/lib-check.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces, TUN devices)"
 [ -c /dev/net/tun ] || skip "/dev/net/tun is missing (no tun module)"
 for t in ip tcpdump nginx dnsmasq socat curl dig ping python3 ss; do
@@ -24,7 +23,6 @@ BIN=${TT_BIN:?TT_BIN must name the tunneltap binary}
 case $("$BIN" bridge --help 2>&1) in *"not available"*)
     skip "this tunneltap build has no 'bridge' command yet (cli/main.c does not wire it)" ;;
 esac
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=../captures/lib-lab.sh
 . "$HERE/../captures/lib-lab.sh"
 
@@ -49,12 +47,7 @@ cleanup() {
     lab_workload_wait
     for p in "${TCPDUMP_PIDS[@]}"; do kill -INT "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
     lab_servers_stop
-    if [ -n "$BRIDGE_PID" ]; then
-        kill -TERM "$BRIDGE_PID" 2>/dev/null
-        for p in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$BRIDGE_PID" 2>/dev/null || break; sleep 0.2; done
-        kill -KILL "$BRIDGE_PID" 2>/dev/null
-        wait "$BRIDGE_PID" 2>/dev/null
-    fi
+    stop_pid "$BRIDGE_PID"
     lab_ns_destroy "$NS_A"
     lab_ns_destroy "$NS_B"
     [ "${KEEP:-0}" = 1 ] && echo "kept $TMP and $LAB_STATE" >&2 && return
@@ -62,17 +55,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fails=0 checks=0
-ok() { checks=$((checks + 1)); }
-fail() {
-    checks=$((checks + 1)) fails=$((fails + 1))
-    echo "FAIL: $*" >&2
-}
-check() { # DESCRIPTION COMMAND...
-    local what=$1
-    shift
-    if "$@"; then ok; else fail "$what"; fi
-}
 dump() { sed "s/^/    $1: /" "$2" | tail -"${3:-30}" >&2; }
 
 # ---- building blocks ---------------------------------------------------------

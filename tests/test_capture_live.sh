@@ -9,10 +9,9 @@
 # namespaces ttcap-a-$$ / ttcap-b-$$ created here; processes are stopped by PID.
 set -uo pipefail
 
-skip() {
-    echo "SKIP: $*" >&2
-    exit 77
-}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib-check.sh
+. "$HERE/lib-check.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces, live capture)"
 for t in ip nft nginx dnsmasq socat curl dig ping python3 ss; do
     command -v "$t" >/dev/null 2>&1 || skip "$t is not installed (scripts/deps.sh --test)"
@@ -21,7 +20,6 @@ BIN=${TT_BIN:?TT_BIN must name the tunneltap binary}
 case $("$BIN" capture --help 2>&1) in *"not available"*)
     skip "this tunneltap build has no 'capture' command yet (cli/main.c does not wire it)" ;;
 esac
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=../captures/lib-lab.sh
 . "$HERE/../captures/lib-lab.sh"
 
@@ -45,12 +43,7 @@ cleanup() {
     for p in "${LAB_ACTION_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
     lab_workload_wait
     lab_servers_stop
-    if [ -n "$CAP_PID" ]; then
-        kill -TERM "$CAP_PID" 2>/dev/null
-        for p in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$CAP_PID" 2>/dev/null || break; sleep 0.2; done
-        kill -KILL "$CAP_PID" 2>/dev/null
-        wait "$CAP_PID" 2>/dev/null
-    fi
+    stop_pid "$CAP_PID"
     lab_ns_destroy "$NS_A"
     lab_ns_destroy "$NS_B"
     [ "${KEEP:-0}" = 1 ] && echo "kept $TMP and $LAB_STATE" >&2 && return
@@ -58,17 +51,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fails=0 checks=0
-ok() { checks=$((checks + 1)); }
-fail() {
-    checks=$((checks + 1)) fails=$((fails + 1))
-    echo "FAIL: $*" >&2
-}
-check() { # DESCRIPTION COMMAND...
-    local what=$1
-    shift
-    if "$@"; then ok; else fail "$what"; fi
-}
 dump() { sed "s/^/    $1: /" "$2" | tail -30 >&2; }
 
 # ---- usage and setup errors (no namespace needed) ------------------------------

@@ -16,6 +16,8 @@
 # in $TT_BUILD/dashboard-*.txt for the documentation.
 set -uo pipefail
 
+# shellcheck source=lib-check.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib-check.sh"
 BIN=${TT_BIN:?TT_BIN must name the tunneltap binary}
 OUT=${TT_BUILD:-.}
 command -v tmux >/dev/null 2>&1 || {
@@ -40,14 +42,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fails=0
-checks=0
-ok() { checks=$((checks + 1)); }
-fail() {
-    checks=$((checks + 1))
-    fails=$((fails + 1))
-    echo "FAIL: $*" >&2
-}
 # has FILE TEXT WHAT: FILE contains TEXT (fixed string)
 has() {
     if grep -qF -- "$2" "$1"; then ok; else

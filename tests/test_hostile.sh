@@ -28,6 +28,8 @@ set -uo pipefail
 
 BIN=${TT_BIN:?TT_BIN must name the tunneltap binary}
 HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=lib-check.sh
+. "$HERE/lib-check.sh"
 SRC=${TT_HOSTILE_SOURCE:-$HERE/../captures/udp-synack-drop-v4-raw.pcap}
 command -v python3 >/dev/null 2>&1 || {
     echo "SKIP: python3 not found" >&2
@@ -109,15 +111,7 @@ pcapng_unknown_linktype.pcapng          2 -      link type unknown (147) is not 
 EOF
 )
 
-fails=0
-checks=0
 cases=0
-ok() { checks=$((checks + 1)); }
-fail() {
-    checks=$((checks + 1))
-    fails=$((fails + 1))
-    echo "FAIL: $*" >&2
-}
 
 # The lines of a summary that carry flow counts and verdicts.
 results() { grep -E '^(flows:|  (TCP|UDP|ICMP|other) )' "$1"; }

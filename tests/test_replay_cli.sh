@@ -7,20 +7,14 @@
 # ../shared/captures-ndpi); without them they are skipped (exit 77).
 set -uo pipefail
 
+# shellcheck source=lib-check.sh
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib-check.sh"
 BIN=${TT_BIN:?TT_BIN must name the tunneltap binary}
 SHARED=${TT_SHARED:-../shared}
 NDPI=$SHARED/captures-ndpi
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tt-replay.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
-fails=0
-checks=0
-ok() { checks=$((checks + 1)); }
-fail() {
-    checks=$((checks + 1))
-    fails=$((fails + 1))
-    echo "FAIL: $*" >&2
-}
 
 # run NAME EXPECTED_STATUS ARGS... : runs the binary, output in $TMP/NAME.{out,err}
 run() {
