@@ -488,26 +488,11 @@ int cli_bridge_main(int argc, char **argv)
         }
     }
     tt_tap_config cfg;
-    tt_tap_config_init(&cfg);
+    cli_live_tap_config(&cfg, CMD, &b->o.live, &sink, &out, b->dash);
     cfg.max_producers = 2;
     if (b->o.ring_bytes)
         cfg.ring_bytes = b->o.ring_bytes;
-    cfg.memory_budget = 0; /* a Linux host: the ring size is the user's call */
     cfg.own_thread = !b->o.stall;
-    cfg.live_clock = true;
-    cfg.analyzer.enable_dpi = !b->o.live.no_dpi;
-    if (b->o.live.udp_ms)
-        cfg.analyzer.udp_reply_deadline_ms = cfg.analyzer.dns_reply_deadline_ms = b->o.live.udp_ms;
-    if (b->o.live.syn_ms)
-        cfg.analyzer.tcp_attempt_deadline_ms = b->o.live.syn_ms;
-    cfg.analyzer.on_conn = cli_live_on_conn;
-    cfg.analyzer.conn_ctx = &sink;
-    cfg.analyzer.log = cli_live_on_log;
-    cfg.analyzer.log_ctx = (void *)CMD;
-    cfg.analyzer.on_judge = b->dash ? cli_dashboard_on_judge : NULL;
-    cfg.analyzer.judge_ctx = b->dash;
-    cfg.on_alert = cli_live_on_alert; /* --alerts, stderr, the exit status */
-    cfg.alert_ctx = &out;
     int rc = tt_tap_open(&b->tap, &cfg, err);
     if (rc < 0) {
         fprintf(stderr, "tunneltap: " CMD ": cannot start the analyzer: %s\n",
@@ -528,19 +513,9 @@ int cli_bridge_main(int argc, char **argv)
             goto out;
         }
     }
-    if (!b->o.live.no_control) {
-        tt_control_config cc = {
-            .path = b->ctl_path,
-            .tap = b->tap,
-            .role = CMD,
-            .status = status_extra,
-            .status_ctx = b,
-        };
-        if ((rc = tt_control_open(&b->ctl, &cc, err)) < 0) {
-            fprintf(stderr, "tunneltap: " CMD ": %s (or use --no-control)\n", err);
-            goto out;
-        }
-    }
+    if (!b->o.live.no_control &&
+        cli_live_control_open(CMD, b->ctl_path, b->tap, status_extra, b, &b->ctl) < 0)
+        goto out;
     fprintf(stderr,
             "tunneltap: " CMD ": created TUN devices %s (device side: reads are outbound) and %s "
             "(tunnel side: reads are inbound)\n",

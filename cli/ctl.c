@@ -453,6 +453,46 @@ const char *cli_live_options_check(const cli_live_opts *o, cli_live_outputs *out
     return NULL;
 }
 
+void cli_live_tap_config(tt_tap_config *cfg, const char *cmd, const cli_live_opts *o,
+                         cli_live_sink *sink, cli_live_outputs *out, cli_dashboard *dash)
+{
+    tt_tap_config_init(cfg);
+    cfg->memory_budget = 0; /* a Linux host: the ring size is the user's call */
+    cfg->own_thread = true;
+    cfg->live_clock = true;
+    cfg->analyzer.enable_dpi = !o->no_dpi;
+    if (o->udp_ms)
+        cfg->analyzer.udp_reply_deadline_ms = cfg->analyzer.dns_reply_deadline_ms = o->udp_ms;
+    if (o->syn_ms)
+        cfg->analyzer.tcp_attempt_deadline_ms = o->syn_ms;
+    cfg->analyzer.on_conn = cli_live_on_conn;
+    cfg->analyzer.conn_ctx = sink;
+    cfg->analyzer.log = cli_live_on_log;
+    cfg->analyzer.log_ctx = (void *)cmd;
+    cfg->analyzer.on_judge = dash ? cli_dashboard_on_judge : NULL;
+    cfg->analyzer.judge_ctx = dash;
+    cfg->on_alert = cli_live_on_alert; /* --alerts, stderr, the exit status */
+    cfg->alert_ctx = out;
+}
+
+int cli_live_control_open(const char *cmd, const char *path, tt_tap *tap, tt_control_status_fn fn,
+                          void *ctx, tt_control **out)
+{
+    tt_control_config cc = {
+        .path = path,
+        .tap = tap,
+        .role = cmd,
+        .status = fn,
+        .status_ctx = ctx,
+    };
+    char err[TT_ERRBUF_SIZE] = "";
+    if (tt_control_open(out, &cc, err) < 0) {
+        fprintf(stderr, "tunneltap: %s: %s (or use --no-control)\n", cmd, err);
+        return -1;
+    }
+    return 0;
+}
+
 bool cli_live_parse_seconds(const char *s, double *sec)
 {
     char *end;

@@ -22,6 +22,7 @@
 #include "capture/control.h"
 #include "cli/alerts.h"
 #include "cli/cli.h"
+#include "cli/dashboard.h"
 #include "tunneltap/tunneltap.h"
 
 /* ---- subcommands ------------------------------------------------------- */
@@ -194,6 +195,18 @@ int cli_live_option(int c, const char *arg, cli_live_opts *o, cli_live_outputs *
 /* The checks once every option is read (contradictions, two outputs on
  * stdout); sets out->quiet. Returns NULL or the usage error. */
 const char *cli_live_options_check(const cli_live_opts *o, cli_live_outputs *out);
+
+/* The tap configuration both live hosts start from: tt_tap_config_init's
+ * defaults for a Linux host (no memory budget, own analysis thread, live
+ * clock) with the shared options applied and the sink, log, alerts and
+ * dashboard (NULL: none) wired. The host sets its producers and rings. */
+void cli_live_tap_config(tt_tap_config *cfg, const char *cmd, const cli_live_opts *o,
+                         cli_live_sink *sink, cli_live_outputs *out, cli_dashboard *dash);
+
+/* Opens the control socket at path for a running host (role = cmd), its
+ * `status` extended by fn(ctx). Returns 0, or -1 after printing why. */
+int cli_live_control_open(const char *cmd, const char *path, tt_tap *tap, tt_control_status_fn fn,
+                          void *ctx, tt_control **out);
 
 /* Option values: seconds (> 0, at most a day), and a byte count with an
  * optional k/K or m/M suffix (powers of 1024). Return false when invalid. */

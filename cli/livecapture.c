@@ -322,24 +322,8 @@ int cli_capture_main(int argc, char **argv)
         }
     }
     tt_tap_config cfg;
-    tt_tap_config_init(&cfg);
+    cli_live_tap_config(&cfg, CMD, &k->o.live, &sink, &out, k->dash);
     cfg.max_producers = 1;
-    cfg.memory_budget = 0; /* a Linux host: no hard cap */
-    cfg.own_thread = true;
-    cfg.live_clock = true;
-    cfg.analyzer.enable_dpi = !k->o.live.no_dpi;
-    if (k->o.live.udp_ms)
-        cfg.analyzer.udp_reply_deadline_ms = cfg.analyzer.dns_reply_deadline_ms = k->o.live.udp_ms;
-    if (k->o.live.syn_ms)
-        cfg.analyzer.tcp_attempt_deadline_ms = k->o.live.syn_ms;
-    cfg.analyzer.on_conn = cli_live_on_conn;
-    cfg.analyzer.conn_ctx = &sink;
-    cfg.analyzer.log = cli_live_on_log;
-    cfg.analyzer.log_ctx = (void *)CMD;
-    cfg.analyzer.on_judge = k->dash ? cli_dashboard_on_judge : NULL;
-    cfg.analyzer.judge_ctx = k->dash;
-    cfg.on_alert = cli_live_on_alert; /* --alerts, stderr, the exit status */
-    cfg.alert_ctx = &out;
     if ((rc = tt_tap_open(&k->tap, &cfg, err)) < 0) {
         fprintf(stderr, "tunneltap: " CMD ": cannot start the analyzer: %s\n",
                 err[0] ? err : tt_strerror(rc));
@@ -352,17 +336,8 @@ int cli_capture_main(int argc, char **argv)
         goto out;
     }
     if (!k->o.live.no_control) {
-        tt_control_config cc = {
-            .path = k->ctl_path,
-            .tap = k->tap,
-            .role = CMD,
-            .status = status_extra,
-            .status_ctx = k,
-        };
-        if ((rc = tt_control_open(&k->ctl, &cc, err)) < 0) {
-            fprintf(stderr, "tunneltap: " CMD ": %s (or use --no-control)\n", err);
+        if (cli_live_control_open(CMD, k->ctl_path, k->tap, status_extra, k, &k->ctl) < 0)
             goto out;
-        }
         fprintf(stderr, "tunneltap: " CMD ": control socket %s\n", k->ctl_path);
     }
     fprintf(stderr, "tunneltap: " CMD ": listening on %s (%s)%s%s%s\n", k->o.iface,
