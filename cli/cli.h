@@ -62,6 +62,18 @@ void cli_connlog_write(FILE *out, const tt_conn *c);
 /* Writes the #close line. */
 void cli_connlog_footer(FILE *out, time_t close_time);
 
+/* An output named on the command line: "-" is stdout, else the file is
+ * created (or truncated). NULL with errno set when it cannot be. */
+FILE *cli_output_open(const char *path);
+/* Closes out (stdout is only flushed). Returns 0, or an errno value when
+ * anything written to it was lost (EIO when the stream kept no better one). */
+int cli_output_close(FILE *out);
+/* Writes buf's records (in their order) to the --conn-log (with its header
+ * and footer; opened: the #open time) and --json outputs, either NULL.
+ * Returns 0, or TT_ENOMEM when a JSON record could not be built (the JSON
+ * log stops there). */
+int cli_logs_write(const cli_connbuf *buf, FILE *conn, FILE *json, time_t opened);
+
 /* "tcp", "udp", "icmp" (ICMPv6 too, as in Zeek) or "unknown_transport". */
 const char *cli_proto_name(uint8_t proto);
 /* "certain" / "uncertain" for a failure, NULL (unset) otherwise. */

@@ -1,5 +1,6 @@
-/* connlog.c - Zeek-format conn.log writer, and the record buffer it sorts. */
+/* connlog.c - Zeek-format conn.log writer, the record buffer it sorts, and the log outputs. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -260,4 +261,36 @@ void cli_connlog_write(FILE *out, const tt_conn *c)
     fputc('\t', out);
     put_str(out, cli_certainty_name(c));
     fputc('\n', out);
+}
+
+FILE *cli_output_open(const char *path)
+{
+    return strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
+}
+
+int cli_output_close(FILE *out)
+{
+    if (!out)
+        return 0;
+    errno = 0;
+    bool ok = !ferror(out);
+    ok = (out == stdout ? fflush(out) : fclose(out)) == 0 && ok;
+    return ok ? 0 : errno ? errno : EIO;
+}
+
+int cli_logs_write(const cli_connbuf *buf, FILE *conn, FILE *json, time_t opened)
+{
+    if (conn) {
+        cli_connlog_header(conn, opened);
+        for (size_t i = 0; i < buf->n; i++)
+            cli_connlog_write(conn, &buf->v[i]);
+        cli_connlog_footer(conn, time(NULL));
+    }
+    if (json) {
+        for (size_t i = 0; i < buf->n; i++) {
+            if (cli_jsonlog_write(json, &buf->v[i]) < 0)
+                return TT_ENOMEM;
+        }
+    }
+    return 0;
 }

@@ -123,11 +123,6 @@ void cli_live_on_log(void *ctx, int level, const char *msg)
  * the close at exit. One host per process: one lock. */
 static pthread_mutex_t alerts_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static FILE *open_output(const char *path)
-{
-    return strcmp(path, "-") == 0 ? stdout : fopen(path, "w");
-}
-
 /* Two outputs naming the same file (stdout is checked while parsing). */
 static bool same_file(const char *a, const char *b)
 {
@@ -148,7 +143,7 @@ int cli_live_outputs_open(cli_live_outputs *o)
             }
     FILE **files[3] = {&o->conn, &o->json, &o->alerts};
     for (int i = 0; i < 3; i++) {
-        if (paths[i] && !(*files[i] = open_output(paths[i]))) {
+        if (paths[i] && !(*files[i] = cli_output_open(paths[i]))) {
             fprintf(stderr, "tunneltap: %s: cannot write '%s': %s\n", o->cmd, paths[i],
                     strerror(errno));
             cli_live_outputs_abort(o);
@@ -172,17 +167,6 @@ const char *cli_live_outputs_clash(const cli_live_outputs *o)
     return NULL;
 }
 
-/* Closes out (stdout is only flushed); 0 or the errno that lost data. */
-static int close_output(FILE *out)
-{
-    if (!out)
-        return 0;
-    errno = 0;
-    bool ok = !ferror(out);
-    ok = (out == stdout ? fflush(out) : fclose(out)) == 0 && ok;
-    return ok ? 0 : errno ? errno : EIO;
-}
-
 int cli_live_outputs_finish(cli_live_outputs *o, cli_live_sink *k)
 {
     int rc = 0;
@@ -194,27 +178,17 @@ int cli_live_outputs_finish(cli_live_outputs *o, cli_live_sink *k)
         rc = -1;
     }
     cli_connbuf_sort(&k->buf);
-    if (o->conn) {
-        cli_connlog_header(o->conn, o->opened);
-        for (size_t i = 0; i < k->buf.n; i++)
-            cli_connlog_write(o->conn, &k->buf.v[i]);
-        cli_connlog_footer(o->conn, time(NULL));
-    }
-    if (o->json) {
-        for (size_t i = 0; i < k->buf.n; i++)
-            if (cli_jsonlog_write(o->json, &k->buf.v[i]) < 0) {
-                fprintf(stderr, "tunneltap: %s: out of memory writing JSON\n", o->cmd);
-                rc = -1;
-                break;
-            }
+    if (cli_logs_write(&k->buf, o->conn, o->json, o->opened) < 0) {
+        fprintf(stderr, "tunneltap: %s: out of memory writing JSON\n", o->cmd);
+        rc = -1;
     }
     int e;
-    if ((e = close_output(o->conn)) != 0) {
+    if ((e = cli_output_close(o->conn)) != 0) {
         fprintf(stderr, "tunneltap: %s: cannot write '%s': %s\n", o->cmd, o->conn_path,
                 strerror(e));
         rc = -1;
     }
-    if ((e = close_output(o->json)) != 0) {
+    if ((e = cli_output_close(o->json)) != 0) {
         fprintf(stderr, "tunneltap: %s: cannot write '%s': %s\n", o->cmd, o->json_path,
                 strerror(e));
         rc = -1;
@@ -227,7 +201,7 @@ int cli_live_outputs_finish(cli_live_outputs *o, cli_live_sink *k)
     o->alerts = NULL;
     int werr = o->alerts_errno;
     pthread_mutex_unlock(&alerts_lock);
-    if ((e = close_output(af)) != 0 && !werr)
+    if ((e = cli_output_close(af)) != 0 && !werr)
         werr = e;
     if (werr) {
         fprintf(stderr, "tunneltap: %s: cannot write '%s': %s\n", o->cmd, o->alerts_path,

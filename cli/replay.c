@@ -375,42 +375,6 @@ static void progress_end(progress *pg)
 
 /* ---- outputs ----------------------------------------------------------- */
 
-static FILE *open_output(const char *path)
-{
-    if (strcmp(path, "-") == 0)
-        return stdout;
-    return fopen(path, "w");
-}
-
-/* Closes out (stdout is only flushed). Returns 0, or an errno value when
- * anything written to it was lost (EIO when the stream kept no better one). */
-static int close_output(FILE *out)
-{
-    if (!out)
-        return 0;
-    errno = 0;
-    bool ok = !ferror(out);
-    ok = (out == stdout ? fflush(out) : fclose(out)) == 0 && ok;
-    return ok ? 0 : errno ? errno : EIO;
-}
-
-static int write_logs(const cli_connbuf *buf, FILE *conn, FILE *json, time_t opened)
-{
-    if (conn) {
-        cli_connlog_header(conn, opened);
-        for (size_t i = 0; i < buf->n; i++)
-            cli_connlog_write(conn, &buf->v[i]);
-        cli_connlog_footer(conn, time(NULL));
-    }
-    if (json) {
-        for (size_t i = 0; i < buf->n; i++) {
-            if (cli_jsonlog_write(json, &buf->v[i]) < 0)
-                return TT_ENOMEM;
-        }
-    }
-    return 0;
-}
-
 /* ---- the subcommand ---------------------------------------------------- */
 
 int cli_replay_main(int argc, char **argv)
@@ -457,12 +421,12 @@ int cli_replay_main(int argc, char **argv)
     time_t opened = time(NULL);
     status = EXIT_ANALYSED;
 
-    if (o.conn_log && !(conn = open_output(o.conn_log))) {
+    if (o.conn_log && !(conn = cli_output_open(o.conn_log))) {
         fprintf(stderr, "tunneltap: replay: cannot write '%s': %s\n", o.conn_log, strerror(errno));
         status = EXIT_INPUT;
         goto out;
     }
-    if (o.json && !(json = open_output(o.json))) {
+    if (o.json && !(json = cli_output_open(o.json))) {
         fprintf(stderr, "tunneltap: replay: cannot write '%s': %s\n", o.json, strerror(errno));
         status = EXIT_INPUT;
         goto out;
@@ -577,16 +541,16 @@ int cli_replay_main(int argc, char **argv)
         goto out;
     }
     cli_connbuf_sort(&buf);
-    if (write_logs(&buf, conn, json, opened) < 0) {
+    if (cli_logs_write(&buf, conn, json, opened) < 0) {
         fprintf(stderr, "tunneltap: replay: out of memory writing JSON\n");
         status = EXIT_RUNTIME;
     }
     int e;
-    if ((e = close_output(conn)) != 0) {
+    if ((e = cli_output_close(conn)) != 0) {
         fprintf(stderr, "tunneltap: replay: cannot write '%s': %s\n", o.conn_log, strerror(e));
         status = EXIT_RUNTIME;
     }
-    if ((e = close_output(json)) != 0) {
+    if ((e = cli_output_close(json)) != 0) {
         fprintf(stderr, "tunneltap: replay: cannot write '%s': %s\n", o.json, strerror(e));
         status = EXIT_RUNTIME;
     }
@@ -694,7 +658,7 @@ int cli_replay_main(int argc, char **argv)
         }
     }
     if (o.alerts) {
-        FILE *af = open_output(o.alerts);
+        FILE *af = cli_output_open(o.alerts);
         if (!af) {
             fprintf(stderr, "tunneltap: replay: cannot write '%s': %s\n", o.alerts,
                     strerror(errno));
@@ -703,7 +667,7 @@ int cli_replay_main(int argc, char **argv)
             for (unsigned i = 0; i < nalerts; i++)
                 if (cli_alert_write_json(af, &alerts[i]) < 0)
                     status = EXIT_RUNTIME;
-            int e2 = close_output(af);
+            int e2 = cli_output_close(af);
             if (e2) {
                 fprintf(stderr, "tunneltap: replay: cannot write '%s': %s\n", o.alerts,
                         strerror(e2));
