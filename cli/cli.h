@@ -94,6 +94,8 @@ const char *cli_uncertain_name(uint32_t bit);
 
 /* Protocol classes the summary counts apart. */
 enum { CLI_P_TCP, CLI_P_UDP, CLI_P_ICMP, CLI_P_OTHER, CLI_P_COUNT };
+/* The class of a transport protocol number (ICMP: 1 and 58). */
+int cli_proto_class(uint8_t proto);
 
 /* One failing-destination group: (resp_h, proto, port, service). ICMP
  * groups use the originator's type as their port ("icmp/8"). */

@@ -21,21 +21,6 @@
 #define DEFAULT_MAX_GROUPS 4096
 #define FIRST_CAP 256
 
-static int proto_class(uint8_t proto)
-{
-    switch (proto) {
-    case 6:
-        return CLI_P_TCP;
-    case 17:
-        return CLI_P_UDP;
-    case 1:
-    case 58:
-        return CLI_P_ICMP;
-    default:
-        return CLI_P_OTHER;
-    }
-}
-
 int dash_agg_init(dash_agg *g, size_t max_groups)
 {
     memset(g, 0, sizeof *g);
@@ -142,7 +127,7 @@ static void dec64(uint64_t *v)
 
 void dash_agg_judge(dash_agg *g, const tt_conn *c, tt_verdict old, tt_certainty old_cert)
 {
-    int pc = proto_class(c->proto);
+    int pc = cli_proto_class(c->proto);
     tt_verdict v = c->verdict < TT_VERDICT_COUNT ? c->verdict : TT_VERDICT_OTHER;
     bool first = old == TT_VERDICT_PENDING;
     if (old >= TT_VERDICT_COUNT)

@@ -9,7 +9,7 @@
 
 #define TOP_DESTINATIONS 10
 
-static int proto_class(uint8_t proto)
+int cli_proto_class(uint8_t proto)
 {
     switch (proto) {
     case 6:
@@ -104,7 +104,7 @@ static cli_dest *dest_find(cli_summary *s, const cli_dest *key, bool *fresh)
 
 void cli_summary_add(cli_summary *s, const tt_conn *c)
 {
-    int pc = proto_class(c->proto);
+    int pc = cli_proto_class(c->proto);
     unsigned v = (unsigned)c->verdict < TT_VERDICT_COUNT ? (unsigned)c->verdict : TT_VERDICT_OTHER;
     bool fail = tt_verdict_is_failure((tt_verdict)v);
     bool unsure = fail && c->certainty == TT_UNCERTAIN;
