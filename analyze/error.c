@@ -1,4 +1,8 @@
-/* error.c - messages and names for the TT_ERRNO_MAP table. */
+/* error.c - messages and names for the TT_ERRNO_MAP table, and error buffers. */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "analyze/errbuf.h"
 #include "tunneltap/error.h"
 
 const char *tt_strerror(int err)
@@ -29,4 +33,14 @@ const char *tt_err_name(int err)
     default:
         return "TT_E?";
     }
+}
+
+void tt__set_err(char *errbuf, const char *fmt, ...)
+{
+    if (!errbuf)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errbuf, TT_ERRBUF_SIZE, fmt, ap);
+    va_end(ap);
 }

@@ -6,6 +6,7 @@
  * reply (send would block) is closed rather than waited for, so a stuck
  * client can never stall the host that forwards packets.
  */
+#include "analyze/errbuf.h"
 #include "capture/control.h"
 
 #include <errno.h>
@@ -50,16 +51,6 @@ struct tt_control {
     client cl[TT_CONTROL_MAX_CLIENTS];
     tt_control_stats st;
 };
-
-__attribute__((format(printf, 2, 3))) static void set_err(char *errbuf, const char *fmt, ...)
-{
-    if (!errbuf)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, TT_ERRBUF_SIZE, fmt, ap);
-    va_end(ap);
-}
 
 static uint64_t mono_ms(void)
 {
@@ -637,34 +628,34 @@ static int check_parent(tt_control *c, char *errbuf)
     struct stat st;
     if (stat(dir, &st) < 0) {
         if (errno != ENOENT) {
-            set_err(errbuf, "control socket directory '%s': %s", dir, strerror(errno));
+            tt__set_err(errbuf, "control socket directory '%s': %s", dir, strerror(errno));
             return errno == EACCES ? TT_EPERM : TT_ESYS;
         }
         if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
-            set_err(errbuf, "cannot create the control socket directory '%s': %s", dir,
-                    strerror(errno));
+            tt__set_err(errbuf, "cannot create the control socket directory '%s': %s", dir,
+                        strerror(errno));
             return errno == EACCES ? TT_EPERM : TT_ESYS;
         }
         c->made_dir = strdup(dir);
         if (stat(dir, &st) < 0) {
-            set_err(errbuf, "control socket directory '%s': %s", dir, strerror(errno));
+            tt__set_err(errbuf, "control socket directory '%s': %s", dir, strerror(errno));
             return TT_ESYS;
         }
     }
     if (!S_ISDIR(st.st_mode)) {
-        set_err(errbuf, "'%s' (for the control socket) is not a directory", dir);
+        tt__set_err(errbuf, "'%s' (for the control socket) is not a directory", dir);
         return TT_EINVAL;
     }
     if (st.st_uid != geteuid() && st.st_uid != 0) {
-        set_err(errbuf, "control socket directory '%s' belongs to uid %ld, not to us (uid %ld)",
-                dir, (long)st.st_uid, (long)geteuid());
+        tt__set_err(errbuf, "control socket directory '%s' belongs to uid %ld, not to us (uid %ld)",
+                    dir, (long)st.st_uid, (long)geteuid());
         return TT_EPERM;
     }
     if ((st.st_mode & (S_IWGRP | S_IWOTH)) && !(st.st_mode & S_ISVTX)) {
-        set_err(errbuf,
-                "control socket directory '%s' is writable by others (mode %04o): "
-                "choose a private directory",
-                dir, (unsigned)(st.st_mode & 07777));
+        tt__set_err(errbuf,
+                    "control socket directory '%s' is writable by others (mode %04o): "
+                    "choose a private directory",
+                    dir, (unsigned)(st.st_mode & 07777));
         return TT_EPERM;
     }
     return 0;
@@ -677,30 +668,30 @@ static int clear_stale(const tt_control *c, char *errbuf)
     if (lstat(c->path, &st) < 0)
         return errno == ENOENT ? 0 : TT_ESYS;
     if (!S_ISSOCK(st.st_mode)) {
-        set_err(errbuf, "'%s' exists and is not a socket: not replacing it", c->path);
+        tt__set_err(errbuf, "'%s' exists and is not a socket: not replacing it", c->path);
         return TT_EINVAL;
     }
     struct sockaddr_un sa;
     fill_addr(&sa, c->path);
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        set_err(errbuf, "socket: %s", strerror(errno));
+        tt__set_err(errbuf, "socket: %s", strerror(errno));
         return TT_ESYS;
     }
     int rc = connect(fd, (struct sockaddr *)&sa, sizeof sa);
     int e = errno;
     close(fd);
     if (rc == 0) {
-        set_err(errbuf, "another tunneltap listens at '%s' (choose another --control path)",
-                c->path);
+        tt__set_err(errbuf, "another tunneltap listens at '%s' (choose another --control path)",
+                    c->path);
         return TT_EAGAIN;
     }
     if (e != ECONNREFUSED) {
-        set_err(errbuf, "cannot check the existing socket '%s': %s", c->path, strerror(e));
+        tt__set_err(errbuf, "cannot check the existing socket '%s': %s", c->path, strerror(e));
         return e == EACCES ? TT_EPERM : TT_ESYS;
     }
     if (unlink(c->path) < 0 && errno != ENOENT) {
-        set_err(errbuf, "cannot remove the stale socket '%s': %s", c->path, strerror(errno));
+        tt__set_err(errbuf, "cannot remove the stale socket '%s': %s", c->path, strerror(errno));
         return errno == EACCES || errno == EPERM ? TT_EPERM : TT_ESYS;
     }
     return 0;
@@ -711,13 +702,13 @@ int tt_control_open(tt_control **out, const tt_control_config *cfg, char *errbuf
     *out = NULL;
     struct sockaddr_un sa;
     if (!cfg->path || !cfg->tap || fill_addr(&sa, cfg->path) < 0) {
-        set_err(errbuf, "control socket path '%s' is empty or longer than %zu bytes",
-                cfg->path ? cfg->path : "", sizeof sa.sun_path - 1);
+        tt__set_err(errbuf, "control socket path '%s' is empty or longer than %zu bytes",
+                    cfg->path ? cfg->path : "", sizeof sa.sun_path - 1);
         return TT_EINVAL;
     }
     tt_control *c = calloc(1, sizeof *c);
     if (!c) {
-        set_err(errbuf, "out of memory");
+        tt__set_err(errbuf, "out of memory");
         return TT_ENOMEM;
     }
     c->cfg = *cfg;
@@ -736,7 +727,7 @@ int tt_control_open(tt_control **out, const tt_control_config *cfg, char *errbuf
         goto err;
     c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (c->fd < 0) {
-        set_err(errbuf, "socket: %s", strerror(errno));
+        tt__set_err(errbuf, "socket: %s", strerror(errno));
         rc = TT_ESYS;
         goto err;
     }
@@ -748,13 +739,13 @@ int tt_control_open(tt_control **out, const tt_control_config *cfg, char *errbuf
     int e = errno;
     umask(old);
     if (b < 0) {
-        set_err(errbuf, "cannot create the control socket '%s': %s", c->path, strerror(e));
+        tt__set_err(errbuf, "cannot create the control socket '%s': %s", c->path, strerror(e));
         rc = e == EACCES || e == EPERM ? TT_EPERM : e == EADDRINUSE ? TT_EAGAIN : TT_ESYS;
         goto err;
     }
     struct stat st;
     if (chmod(c->path, 0600) < 0 || stat(c->path, &st) < 0 || listen(c->fd, 16) < 0) {
-        set_err(errbuf, "cannot set up the control socket '%s': %s", c->path, strerror(errno));
+        tt__set_err(errbuf, "cannot set up the control socket '%s': %s", c->path, strerror(errno));
         unlink(c->path);
         rc = TT_ESYS;
         goto err;
@@ -803,18 +794,18 @@ int tt_control_request(const char *path, const char *line, char *reply, size_t c
         reply[0] = '\0';
     size_t n = line ? strlen(line) : 0;
     if (n == 0 || n + 1 > TT_CONTROL_MSG_MAX || memchr(line, '\n', n)) {
-        set_err(errbuf, "a request is one line of 1 to %d bytes", TT_CONTROL_MSG_MAX - 1);
+        tt__set_err(errbuf, "a request is one line of 1 to %d bytes", TT_CONTROL_MSG_MAX - 1);
         return TT_EINVAL;
     }
     struct sockaddr_un sa;
     if (!path || fill_addr(&sa, path) < 0) {
-        set_err(errbuf, "control socket path '%s' is empty or longer than %zu bytes",
-                path ? path : "", sizeof sa.sun_path - 1);
+        tt__set_err(errbuf, "control socket path '%s' is empty or longer than %zu bytes",
+                    path ? path : "", sizeof sa.sun_path - 1);
         return TT_EINVAL;
     }
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        set_err(errbuf, "socket: %s", strerror(errno));
+        tt__set_err(errbuf, "socket: %s", strerror(errno));
         return TT_ESYS;
     }
     int rc = 0;
@@ -822,16 +813,16 @@ int tt_control_request(const char *path, const char *line, char *reply, size_t c
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
         int e = errno;
         if (e == ENOENT || e == ECONNREFUSED || e == ENOTDIR) {
-            set_err(errbuf, "no running tunneltap at %s", path);
+            tt__set_err(errbuf, "no running tunneltap at %s", path);
             rc = TT_ENOENT;
         } else if (e == EACCES || e == EPERM) {
-            set_err(errbuf,
-                    "permission denied connecting to %s (the socket is owner-only: run as "
-                    "its owner or root)",
-                    path);
+            tt__set_err(errbuf,
+                        "permission denied connecting to %s (the socket is owner-only: run as "
+                        "its owner or root)",
+                        path);
             rc = TT_EPERM;
         } else {
-            set_err(errbuf, "cannot connect to %s: %s", path, strerror(e));
+            tt__set_err(errbuf, "cannot connect to %s: %s", path, strerror(e));
             rc = TT_ESYS;
         }
         goto out;
@@ -850,7 +841,7 @@ int tt_control_request(const char *path, const char *line, char *reply, size_t c
         off += (size_t)w;
     }
     if (!(buf = malloc(TT_CONTROL_REPLY_MAX))) {
-        set_err(errbuf, "out of memory");
+        tt__set_err(errbuf, "out of memory");
         rc = TT_ENOMEM;
         goto out;
     }
@@ -862,7 +853,7 @@ int tt_control_request(const char *path, const char *line, char *reply, size_t c
         clock_gettime(CLOCK_MONOTONIC, &t1);
         long spent = (long)(t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
         if (spent >= timeout_ms) {
-            set_err(errbuf, "no reply from %s within %d ms", path, timeout_ms);
+            tt__set_err(errbuf, "no reply from %s within %d ms", path, timeout_ms);
             rc = TT_ETIMEDOUT;
             goto out;
         }
@@ -889,16 +880,16 @@ int tt_control_request(const char *path, const char *line, char *reply, size_t c
         reply[k] = '\0';
     }
     if (len == 0) {
-        set_err(errbuf, "%s closed the connection without a reply", path);
+        tt__set_err(errbuf, "%s closed the connection without a reply", path);
         rc = TT_EPROTO;
     } else if (len >= 5 && memcmp(buf, "error", 5) == 0) {
         char msg[TT_ERRBUF_SIZE];
         sanitize(msg, sizeof msg - 1, buf, len);
-        set_err(errbuf, "%s", msg);
+        tt__set_err(errbuf, "%s", msg);
         rc = strstr(msg, "permission denied") ? TT_EPERM : TT_EPROTO;
     } else if (!nl) {
-        set_err(errbuf, "reply from %s cut short or longer than %d bytes", path,
-                TT_CONTROL_REPLY_MAX - 1);
+        tt__set_err(errbuf, "reply from %s cut short or longer than %d bytes", path,
+                    TT_CONTROL_REPLY_MAX - 1);
         rc = TT_EPROTO;
     }
 out:

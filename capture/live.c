@@ -1,7 +1,7 @@
 /* live.c - live capture through libpcap: create, configure, activate, poll, count drops. */
+#include "analyze/errbuf.h"
 #include "capture/live.h"
 
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,16 +23,6 @@ struct tt_live {
     tt_live_fn fn;
     void *ctx;
 };
-
-__attribute__((format(printf, 2, 3))) static void set_err(char *errbuf, const char *fmt, ...)
-{
-    if (!errbuf)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, TT_ERRBUF_SIZE, fmt, ap);
-    va_end(ap);
-}
 
 /* "RAW, EN10MB with VLANs, ..." for the link types the analyzer decodes. */
 static void supported_list(char *buf, size_t len)
@@ -60,17 +50,18 @@ static int activate_error(const tt_live *l, int rc, char *errbuf)
     const char *why = pcap_geterr(l->p);
     switch (rc) {
     case PCAP_ERROR_NO_SUCH_DEVICE:
-        set_err(errbuf, "no such interface '%s' in this network namespace", l->iface);
+        tt__set_err(errbuf, "no such interface '%s' in this network namespace", l->iface);
         return TT_ENOENT;
     case PCAP_ERROR_PERM_DENIED:
-        set_err(errbuf, "not allowed to capture on '%s': %s (CAP_NET_RAW needed)", l->iface, why);
+        tt__set_err(errbuf, "not allowed to capture on '%s': %s (CAP_NET_RAW needed)", l->iface,
+                    why);
         return TT_EPERM;
     case PCAP_ERROR_IFACE_NOT_UP:
-        set_err(errbuf, "interface '%s' is not up", l->iface);
+        tt__set_err(errbuf, "interface '%s' is not up", l->iface);
         return TT_EINVAL;
     default:
-        set_err(errbuf, "cannot capture on '%s': %s", l->iface,
-                why && *why ? why : pcap_statustostr(rc));
+        tt__set_err(errbuf, "cannot capture on '%s': %s", l->iface,
+                    why && *why ? why : pcap_statustostr(rc));
         return TT_EIO;
     }
 }
@@ -79,14 +70,14 @@ int tt_live_open(tt_live **out, const char *iface, int snaplen, const char *bpf,
 {
     *out = NULL;
     if (!iface || !*iface) {
-        set_err(errbuf, "no interface given");
+        tt__set_err(errbuf, "no interface given");
         return TT_EINVAL;
     }
     if (snaplen == 0)
         snaplen = TT_LIVE_SNAPLEN_DEFAULT;
     if (snaplen < TT_LIVE_SNAPLEN_MIN || snaplen > TT_LIVE_SNAPLEN_DEFAULT) {
-        set_err(errbuf, "snapshot length %d outside %d..%d", snaplen, TT_LIVE_SNAPLEN_MIN,
-                TT_LIVE_SNAPLEN_DEFAULT);
+        tt__set_err(errbuf, "snapshot length %d outside %d..%d", snaplen, TT_LIVE_SNAPLEN_MIN,
+                    TT_LIVE_SNAPLEN_DEFAULT);
         return TT_EINVAL;
     }
     int rc;
@@ -95,13 +86,13 @@ int tt_live_open(tt_live **out, const char *iface, int snaplen, const char *bpf,
     char pe[PCAP_ERRBUF_SIZE] = "";
     tt_live *l = calloc(1, sizeof *l);
     if (!l || !(l->iface = strdup(iface))) {
-        set_err(errbuf, "cannot capture on '%s': out of memory", iface);
+        tt__set_err(errbuf, "cannot capture on '%s': out of memory", iface);
         rc = TT_ENOMEM;
         goto err;
     }
     l->p = pcap_create(iface, pe);
     if (!l->p) {
-        set_err(errbuf, "cannot capture on '%s': %s", iface, pe);
+        tt__set_err(errbuf, "cannot capture on '%s': %s", iface, pe);
         rc = TT_EIO;
         goto err;
     }
@@ -111,7 +102,7 @@ int tt_live_open(tt_live **out, const char *iface, int snaplen, const char *bpf,
     if (pcap_set_snaplen(l->p, snaplen) != 0 || pcap_set_immediate_mode(l->p, 1) != 0 ||
         pcap_set_timeout(l->p, 100) != 0 ||
         pcap_set_tstamp_precision(l->p, PCAP_TSTAMP_PRECISION_MICRO) != 0) {
-        set_err(errbuf, "cannot configure the capture on '%s': %s", iface, pcap_geterr(l->p));
+        tt__set_err(errbuf, "cannot configure the capture on '%s': %s", iface, pcap_geterr(l->p));
         rc = TT_EIO;
         goto err;
     }
@@ -131,23 +122,23 @@ int tt_live_open(tt_live **out, const char *iface, int snaplen, const char *bpf,
         const char *lname = pcap_datalink_val_to_name(l->linktype);
         char list[160];
         supported_list(list, sizeof list);
-        set_err(errbuf,
-                "interface '%s' has link type %s (%d), which tunneltap cannot decode "
-                "(supported: %s)",
-                iface, lname ? lname : "unknown", l->linktype, list);
+        tt__set_err(errbuf,
+                    "interface '%s' has link type %s (%d), which tunneltap cannot decode "
+                    "(supported: %s)",
+                    iface, lname ? lname : "unknown", l->linktype, list);
         rc = TT_ELINKTYPE;
         goto err;
     }
     if (bpf && *bpf) {
         if (pcap_compile(l->p, &prog, bpf, 1, PCAP_NETMASK_UNKNOWN) < 0) {
-            set_err(errbuf, "bad filter expression '%s': %s", bpf, pcap_geterr(l->p));
+            tt__set_err(errbuf, "bad filter expression '%s': %s", bpf, pcap_geterr(l->p));
             rc = TT_EINVAL;
             goto err;
         }
         has_prog = true;
         if (pcap_setfilter(l->p, &prog) < 0) {
-            set_err(errbuf, "cannot install filter '%s' on '%s': %s", bpf, iface,
-                    pcap_geterr(l->p));
+            tt__set_err(errbuf, "cannot install filter '%s' on '%s': %s", bpf, iface,
+                        pcap_geterr(l->p));
             rc = TT_EIO;
             goto err;
         }
@@ -155,8 +146,8 @@ int tt_live_open(tt_live **out, const char *iface, int snaplen, const char *bpf,
         has_prog = false;
     }
     if (pcap_setnonblock(l->p, 1, pe) < 0 || (l->fd = pcap_get_selectable_fd(l->p)) < 0) {
-        set_err(errbuf, "cannot poll the capture on '%s': %s", iface,
-                *pe ? pe : "no selectable descriptor");
+        tt__set_err(errbuf, "cannot poll the capture on '%s': %s", iface,
+                    *pe ? pe : "no selectable descriptor");
         rc = TT_EIO;
         goto err;
     }
@@ -199,7 +190,7 @@ int tt_live_dispatch(tt_live *l, int max, tt_live_fn fn, void *ctx, char *errbuf
         return n;
     if (n == PCAP_ERROR_BREAK)
         return 0;
-    set_err(errbuf, "capture on '%s' stopped: %s", l->iface, pcap_geterr(l->p));
+    tt__set_err(errbuf, "capture on '%s' stopped: %s", l->iface, pcap_geterr(l->p));
     return TT_EIO;
 }
 

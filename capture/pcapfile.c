@@ -1,8 +1,8 @@
 /* pcapfile.c - capture-file ingestion (pcap, pcapng, stdin) through libpcap. */
+#include "analyze/errbuf.h"
 #include "capture/pcapfile.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,16 +29,6 @@ struct tt_pcapfile {
 };
 
 #define READ_BUFFER (1u << 20)
-
-__attribute__((format(printf, 2, 3))) static void set_err(char *errbuf, const char *fmt, ...)
-{
-    if (!errbuf)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, TT_ERRBUF_SIZE, fmt, ap);
-    va_end(ap);
-}
 
 static int errno_to_tt(int e)
 {
@@ -84,7 +74,7 @@ static void supported_list(char *buf, size_t len)
 int tt_pcapfile_open(tt_pcapfile **out, const char *path, const char *bpf, char *errbuf)
 {
     if (!out || !path) {
-        set_err(errbuf, "tt_pcapfile_open: no output handle or path");
+        tt__set_err(errbuf, "tt_pcapfile_open: no output handle or path");
         return TT_EINVAL;
     }
     *out = NULL;
@@ -93,34 +83,34 @@ int tt_pcapfile_open(tt_pcapfile **out, const char *path, const char *bpf, char 
     int rc;
     tt_pcapfile *f = calloc(1, sizeof *f);
     if (!f || !(f->name = strdup(is_stdin ? "stdin" : path))) {
-        set_err(errbuf, "cannot open '%s': out of memory", path);
+        tt__set_err(errbuf, "cannot open '%s': out of memory", path);
         rc = TT_ENOMEM;
         goto err;
     }
 
     if (is_stdin && isatty(STDIN_FILENO)) {
-        set_err(errbuf, "cannot read a capture from stdin: it is a terminal (pipe a file in)");
+        tt__set_err(errbuf, "cannot read a capture from stdin: it is a terminal (pipe a file in)");
         rc = TT_EINVAL;
         goto err;
     }
     fp = is_stdin ? stdin : fopen(path, "rb");
     if (!fp) {
         int e = errno;
-        set_err(errbuf, "cannot open '%s': %s", path, strerror(e));
+        tt__set_err(errbuf, "cannot open '%s': %s", path, strerror(e));
         rc = errno_to_tt(e);
         goto err;
     }
     struct stat st;
     if (fstat(fileno(fp), &st) == 0) {
         if (S_ISDIR(st.st_mode)) {
-            set_err(errbuf, "cannot open '%s': %s", path, strerror(EISDIR));
+            tt__set_err(errbuf, "cannot open '%s': %s", path, strerror(EISDIR));
             rc = TT_EINVAL;
             goto err;
         }
         if (S_ISREG(st.st_mode)) {
             f->size = (uint64_t)st.st_size;
             if (st.st_size == 0) {
-                set_err(errbuf, "%s: empty file (not a pcap or pcapng capture)", f->name);
+                tt__set_err(errbuf, "%s: empty file (not a pcap or pcapng capture)", f->name);
                 rc = TT_EFORMAT;
                 goto err;
             }
@@ -137,16 +127,16 @@ int tt_pcapfile_open(tt_pcapfile **out, const char *path, const char *bpf, char 
     if (!f->p) {
         /* On failure libpcap leaves fp open: it is still ours to close. */
         if (strstr(pe, "file header bytes, only got 0")) {
-            set_err(errbuf, "%s: empty input (not a pcap or pcapng capture)", f->name);
+            tt__set_err(errbuf, "%s: empty input (not a pcap or pcapng capture)", f->name);
             rc = TT_EFORMAT;
         } else if (strstr(pe, "unknown file format")) {
-            set_err(errbuf, "%s: not a pcap or pcapng capture (unknown file format)", f->name);
+            tt__set_err(errbuf, "%s: not a pcap or pcapng capture (unknown file format)", f->name);
             rc = TT_EFORMAT;
         } else if (strncmp(pe, "error reading", 13) == 0) {
-            set_err(errbuf, "%s: %s", f->name, pe);
+            tt__set_err(errbuf, "%s: %s", f->name, pe);
             rc = TT_EIO;
         } else {
-            set_err(errbuf, "%s: %s", f->name, pe);
+            tt__set_err(errbuf, "%s: %s", f->name, pe);
             rc = TT_EFORMAT;
         }
         goto err;
@@ -158,8 +148,8 @@ int tt_pcapfile_open(tt_pcapfile **out, const char *path, const char *bpf, char 
         const char *lname = pcap_datalink_val_to_name(f->linktype);
         char list[160];
         supported_list(list, sizeof list);
-        set_err(errbuf, "%s: link type %s (%d) is not supported (supported: %s)", f->name,
-                lname ? lname : "unknown", f->linktype, list);
+        tt__set_err(errbuf, "%s: link type %s (%d) is not supported (supported: %s)", f->name,
+                    lname ? lname : "unknown", f->linktype, list);
         rc = TT_ELINKTYPE;
         goto err;
     }
@@ -168,12 +158,12 @@ int tt_pcapfile_open(tt_pcapfile **out, const char *path, const char *bpf, char 
         if (pcap_compile(f->p, &f->prog, bpf, 1, PCAP_NETMASK_UNKNOWN) < 0) {
             const char *why = pcap_geterr(f->p);
             if (strstr(why, "unknown data link type")) /* e.g. 14, DLT_RAW of OpenBSD */
-                set_err(errbuf,
-                        "%s: cannot filter link type %d: libpcap's filter compiler "
-                        "does not know it (%s)",
-                        f->name, f->linktype, why);
+                tt__set_err(errbuf,
+                            "%s: cannot filter link type %d: libpcap's filter compiler "
+                            "does not know it (%s)",
+                            f->name, f->linktype, why);
             else
-                set_err(errbuf, "bad filter expression '%s': %s", bpf, why);
+                tt__set_err(errbuf, "bad filter expression '%s': %s", bpf, why);
             rc = TT_EINVAL;
             goto err;
         }
@@ -192,7 +182,7 @@ err:
 int tt_pcapfile_next(tt_pcapfile *f, tt_pcapfile_pkt *pkt, char *errbuf)
 {
     if (f->err) {
-        set_err(errbuf, "%s", f->errmsg);
+        tt__set_err(errbuf, "%s", f->errmsg);
         return f->err;
     }
     for (;;) {
@@ -248,7 +238,7 @@ int tt_pcapfile_next(tt_pcapfile *f, tt_pcapfile_pkt *pkt, char *errbuf)
         snprintf(f->errmsg, sizeof f->errmsg, "%s: cannot read packet %llu: %s%s", f->name,
                  (unsigned long long)(f->records + 1), why, hint);
         f->err = TT_EFORMAT;
-        set_err(errbuf, "%s", f->errmsg);
+        tt__set_err(errbuf, "%s", f->errmsg);
         return f->err;
     }
 }

@@ -1,9 +1,9 @@
 /* tun.c - creates Linux TUN devices (IFF_TUN | IFF_NO_PI, never persistent). */
+#include "analyze/errbuf.h"
 #include "capture/tun.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -14,16 +14,6 @@
 #include <linux/if_tun.h>
 
 #define TUN_PATH "/dev/net/tun"
-
-__attribute__((format(printf, 2, 3))) static void set_err(char *errbuf, const char *fmt, ...)
-{
-    if (!errbuf)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errbuf, TT_ERRBUF_SIZE, fmt, ap);
-    va_end(ap);
-}
 
 /* True when a device of that exact name exists in this network namespace
  * (if_nametoindex asks the kernel, unlike /sys, which shows the namespace it
@@ -40,25 +30,25 @@ int tt_tun_open(int *fd, const char *name, char actual[TT_TUN_NAMESIZE], char *e
     *fd = -1;
     size_t n = name ? strlen(name) : 0;
     if (n == 0 || n >= TT_TUN_NAMESIZE) {
-        set_err(errbuf, "TUN device name '%s' must have 1 to %d characters", name ? name : "",
-                TT_TUN_NAMESIZE - 1);
+        tt__set_err(errbuf, "TUN device name '%s' must have 1 to %d characters", name ? name : "",
+                    TT_TUN_NAMESIZE - 1);
         return TT_EINVAL;
     }
     if (strchr(name, '/') || strchr(name, ' ') || strchr(name, ':')) {
-        set_err(errbuf, "TUN device name '%s' may not contain '/', ':' or spaces", name);
+        tt__set_err(errbuf, "TUN device name '%s' may not contain '/', ':' or spaces", name);
         return TT_EINVAL;
     }
     if (name_in_use(name)) {
         /* TUNSETIFF would attach to it (a persistent TUN device) or fail with
          * EBUSY/EINVAL; either way it is not ours to create or remove. */
-        set_err(errbuf, "a network device named '%s' already exists", name);
+        tt__set_err(errbuf, "a network device named '%s' already exists", name);
         return TT_EINVAL;
     }
     int f = open(TUN_PATH, O_RDWR | O_NONBLOCK | O_CLOEXEC);
     if (f < 0) {
         int e = errno;
-        set_err(errbuf, "cannot open %s: %s%s", TUN_PATH, strerror(e),
-                e == ENOENT ? " (is the tun module loaded?)" : "");
+        tt__set_err(errbuf, "cannot open %s: %s%s", TUN_PATH, strerror(e),
+                    e == ENOENT ? " (is the tun module loaded?)" : "");
         return e == ENOENT || e == ENODEV || e == ENXIO ? TT_ENOENT
                : e == EACCES || e == EPERM              ? TT_EPERM
                                                         : TT_ESYS;
@@ -71,16 +61,16 @@ int tt_tun_open(int *fd, const char *name, char actual[TT_TUN_NAMESIZE], char *e
         int e = errno;
         close(f);
         if (e == EPERM || e == EACCES) {
-            set_err(errbuf, "cannot create TUN device '%s': %s (CAP_NET_ADMIN needed)", name,
-                    strerror(e));
+            tt__set_err(errbuf, "cannot create TUN device '%s': %s (CAP_NET_ADMIN needed)", name,
+                        strerror(e));
             return TT_EPERM;
         }
         if (e == EBUSY || e == EEXIST || e == EINVAL) {
-            set_err(errbuf, "cannot create TUN device '%s': %s (name in use or invalid)", name,
-                    strerror(e));
+            tt__set_err(errbuf, "cannot create TUN device '%s': %s (name in use or invalid)", name,
+                        strerror(e));
             return TT_EINVAL;
         }
-        set_err(errbuf, "cannot create TUN device '%s': %s", name, strerror(e));
+        tt__set_err(errbuf, "cannot create TUN device '%s': %s", name, strerror(e));
         return TT_ESYS;
     }
     if (actual) {

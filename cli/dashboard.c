@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "analyze/errbuf.h"
 #include "cli/dash_int.h"
 
 #if DASH_CURSES
@@ -49,17 +50,6 @@ static uint64_t mono_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static void set_err(char *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void set_err(char *err, const char *fmt, ...)
-{
-    if (!err)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, TT_ERRBUF_SIZE, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- construction and the judge hook ----------------------------------- */
 
 int cli_dashboard_new(cli_dashboard **out, const cli_dashboard_opts *o, char *err)
@@ -67,23 +57,23 @@ int cli_dashboard_new(cli_dashboard **out, const cli_dashboard_opts *o, char *er
     *out = NULL;
 #if !DASH_CURSES
     (void)o;
-    set_err(err, "this tunneltap was built without ncursesw: --dashboard is not available");
+    tt__set_err(err, "this tunneltap was built without ncursesw: --dashboard is not available");
     return TT_EINVAL;
 #else
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
-        set_err(err,
-                "the dashboard needs a terminal: %s not a terminal (run it in a "
-                "terminal, or drop --dashboard and read the summary)",
-                !isatty(STDIN_FILENO) && !isatty(STDOUT_FILENO) ? "stdin and stdout are"
-                : !isatty(STDIN_FILENO)                         ? "stdin is"
-                                                                : "stdout is");
+        tt__set_err(err,
+                    "the dashboard needs a terminal: %s not a terminal (run it in a "
+                    "terminal, or drop --dashboard and read the summary)",
+                    !isatty(STDIN_FILENO) && !isatty(STDOUT_FILENO) ? "stdin and stdout are"
+                    : !isatty(STDIN_FILENO)                         ? "stdin is"
+                                                                    : "stdout is");
         return TT_EINVAL;
     }
     const char *term = getenv("TERM");
     if (!term || !*term || strcmp(term, "dumb") == 0) {
-        set_err(err, "the dashboard needs a terminal it can draw on, and TERM is %s%s%s",
-                term && *term ? "'" : "", term && *term ? term : "not set",
-                term && *term ? "'" : "");
+        tt__set_err(err, "the dashboard needs a terminal it can draw on, and TERM is %s%s%s",
+                    term && *term ? "'" : "", term && *term ? term : "not set",
+                    term && *term ? "'" : "");
         return TT_EINVAL;
     }
     /* tgetent reads the terminfo entry without sending anything (newterm
@@ -91,21 +81,21 @@ int cli_dashboard_new(cli_dashboard **out, const cli_dashboard_opts *o, char *er
     char tbuf[4096];
     int te = tgetent(tbuf, term);
     if (te != 1) {
-        set_err(err, "the dashboard cannot draw on terminal type '%s': %s", term,
-                te == 0 ? "no terminfo entry for it" : "no terminfo database found");
+        tt__set_err(err, "the dashboard cannot draw on terminal type '%s': %s", term,
+                    te == 0 ? "no terminfo entry for it" : "no terminfo database found");
         return TT_EINVAL;
     }
     char cap[512], *area = cap;
     if (!tgetstr("cm", &area)) {
-        set_err(err,
-                "the dashboard cannot draw on terminal type '%s': it cannot move the "
-                "cursor",
-                term);
+        tt__set_err(err,
+                    "the dashboard cannot draw on terminal type '%s': it cannot move the "
+                    "cursor",
+                    term);
         return TT_EINVAL;
     }
     cli_dashboard *d = calloc(1, sizeof *d);
     if (!d) {
-        set_err(err, "out of memory");
+        tt__set_err(err, "out of memory");
         return TT_ENOMEM;
     }
     if (o)
@@ -120,7 +110,7 @@ int cli_dashboard_new(cli_dashboard **out, const cli_dashboard_opts *o, char *er
     d->interval_ms = 1000u / d->o.refresh_hz;
     if (dash_agg_init(&d->agg, d->o.max_groups) < 0) {
         free(d);
-        set_err(err, "out of memory");
+        tt__set_err(err, "out of memory");
         return TT_ENOMEM;
     }
     *out = d;
@@ -422,11 +412,11 @@ static bool held_stderr_pending(const cli_dashboard *d)
 int cli_dashboard_attach(cli_dashboard *d, tt_tap *tap, char *err)
 {
     if (d->attached) {
-        set_err(err, "the dashboard is already attached");
+        tt__set_err(err, "the dashboard is already attached");
         return TT_ESTATE;
     }
     if (g_active) {
-        set_err(err, "another dashboard owns the terminal");
+        tt__set_err(err, "another dashboard owns the terminal");
         return TT_ESTATE;
     }
     d->tap = tap;
@@ -443,7 +433,7 @@ int cli_dashboard_attach(cli_dashboard *d, tt_tap *tap, char *err)
         restore_signals();
         setlocale(LC_CTYPE, d->saved_ctype);
         const char *term = getenv("TERM");
-        set_err(err, "cannot start the dashboard on terminal type '%s'", term ? term : "?");
+        tt__set_err(err, "cannot start the dashboard on terminal type '%s'", term ? term : "?");
         return TT_EINVAL;
     }
     set_term(scr);
@@ -594,7 +584,7 @@ int cli_dashboard_attach(cli_dashboard *d, tt_tap *tap, char *err)
 {
     (void)d;
     (void)tap;
-    set_err(err, "this tunneltap was built without ncursesw");
+    tt__set_err(err, "this tunneltap was built without ncursesw");
     return TT_EINVAL;
 }
 

@@ -28,6 +28,7 @@
 
 #include <pcap/pcap.h>
 
+#include "analyze/errbuf.h"
 #include "analyze/decode.h"
 #include "capture/pcapfile.h"
 #include "cli/evidence.h"
@@ -393,27 +394,17 @@ static int file_linktype(int dlt)
     return dlt == DLT_RAW || dlt == 12 || dlt == 14 ? 101 : dlt;
 }
 
-__attribute__((format(printf, 2, 3))) static void set_err(char *err, const char *fmt, ...)
-{
-    if (!err)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, TT_ERRBUF_SIZE, fmt, ap);
-    va_end(ap);
-}
-
 int cli_evidence_write(const char *path, const cli_evidence_input *in, uint64_t *written, char *err)
 {
     if (written)
         *written = 0;
     if (!path || !in || !in->capture_path || !*in->capture_path) {
-        set_err(err, "evidence: no capture to read");
+        tt__set_err(err, "evidence: no capture to read");
         return TT_EINVAL;
     }
     if (strcmp(in->capture_path, "-") == 0) {
-        set_err(err, "evidence: the capture came from stdin and cannot be read a second time; "
-                     "replay a file to get --evidence");
+        tt__set_err(err, "evidence: the capture came from stdin and cannot be read a second time; "
+                         "replay a file to get --evidence");
         return TT_EINVAL;
     }
     const tt_conn *rec = in->records ? in->records->v : NULL;
@@ -564,12 +555,12 @@ write_failed:
         rc = rc < 0 ? rc : TT_EIO;
         w = NULL;
     } else {
-        set_err(err, "%s: %s", path, "cannot write this packet or link type to pcapng");
+        tt__set_err(err, "%s: %s", path, "cannot write this packet or link type to pcapng");
     }
     goto out;
 oom:
     rc = TT_ENOMEM;
-    set_err(err, "%s: %s", path, "out of memory building the evidence");
+    tt__set_err(err, "%s: %s", path, "out of memory building the evidence");
 out:
     if (w) {
         if (written)

@@ -13,12 +13,12 @@
  * and a list of options ends with opt_endofopt (code 0, length 0).
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyze/errbuf.h"
 #include "cli/pcapng_writer.h"
 
 /* Block types (section 4 and 11.1 of the draft). */
@@ -47,16 +47,6 @@ struct cli_pcapng_writer {
     uint32_t snaplen[MAX_INTERFACES];
     uint64_t packets;
 };
-
-__attribute__((format(printf, 2, 3))) static void set_err(char *err, const char *fmt, ...)
-{
-    if (!err)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, TT_ERRBUF_SIZE, fmt, ap);
-    va_end(ap);
-}
 
 /* Bytes of padding that bring n up to a multiple of 4. */
 static size_t pad4(size_t n)
@@ -128,21 +118,21 @@ int cli_pcapng_open(cli_pcapng_writer **out, const char *path, const char *shb_c
 {
     *out = NULL;
     if (!path || !*path) {
-        set_err(err, "pcapng: no output path");
+        tt__set_err(err, "pcapng: no output path");
         return TT_EINVAL;
     }
     cli_pcapng_writer *w = calloc(1, sizeof *w);
     char *copy = w ? strdup(path) : NULL;
     if (!copy) {
         free(w);
-        set_err(err, "%s: %s", path, "out of memory");
+        tt__set_err(err, "%s: %s", path, "out of memory");
         return TT_ENOMEM;
     }
     w->path = copy;
     w->f = fopen(path, "wb");
     if (!w->f) {
         int e = errno;
-        set_err(err, "%s: %s", path, strerror(e));
+        tt__set_err(err, "%s: %s", path, strerror(e));
         free(w->path);
         free(w);
         return e == EACCES || e == EPERM ? TT_EPERM : e == ENOENT ? TT_ENOENT : TT_EIO;
@@ -171,7 +161,7 @@ int cli_pcapng_open(cli_pcapng_writer **out, const char *path, const char *shb_c
         put_opt(w, OPT_ENDOFOPT, NULL, 0);
     put_u32(w, (uint32_t)total);
     if (w->failed) {
-        set_err(err, "%s: %s", path, strerror(w->err_no));
+        tt__set_err(err, "%s: %s", path, strerror(w->err_no));
         fclose(w->f);
         free(w->path);
         free(w);
@@ -272,7 +262,7 @@ int cli_pcapng_close(cli_pcapng_writer *w, char *err)
         w->err_no = errno ? errno : EIO;
     }
     if (w->failed) {
-        set_err(err, "%s: %s", w->path, strerror(w->err_no));
+        tt__set_err(err, "%s: %s", w->path, strerror(w->err_no));
         rc = TT_EIO;
     }
     free(w->path);
