@@ -161,6 +161,8 @@ void tt__hist_scaled(tt__flow *f, char code, uint32_t count, bool is_orig);
 
 /* Verdicts (verdict.c). now_us: time of judging; final: end of input. */
 tt_verdict tt__verdict(const tt_analyzer *a, const tt__flow *f, uint64_t now_us, bool final);
+/* The conn record of f. A TCP/UDP flow nDPI did not name must carry its port
+ * guess (TT__F_GUESSED, f->guess): build_conn in analyzer.c makes it first. */
 void tt__fill_conn(tt_analyzer *a, const tt__flow *f, tt_conn *c);
 bool tt__likely_server_port(uint8_t proto, uint16_t port);
 bool tt__port_one_way(uint16_t port);

@@ -165,12 +165,9 @@ void tt__fill_conn(tt_analyzer *a, const tt__flow *f, tt_conn *c)
     memcpy(c->resp_h, f->addr[1], 16);
     c->orig_p = f->port[0];
     c->resp_p = f->port[1];
-    uint16_t guessed[2];
     if (a->dpi && !f->dpi_proto[0] && !f->dpi_proto[1] && (f->proto == 6 || f->proto == 17)) {
-        if (f->flags & TT__F_GUESSED)
-            memcpy(guessed, f->guess, sizeof(guessed));
-        else
-            tt__dpi_guess_ports(a->dpi, f->proto, f->port[0], f->port[1], guessed);
+        /* build_conn (analyzer.c) guessed from the ports before calling here */
+        const uint16_t *guessed = f->guess;
         if (guessed[0] || guessed[1]) {
             c->l7 = tt__dpi_name(a->dpi, guessed, a->namebuf[0], sizeof(a->namebuf[0]));
             c->service = tt__dpi_service(a->dpi, guessed, a->namebuf[1], sizeof(a->namebuf[1]));
