@@ -34,7 +34,8 @@
  *     store(sleeping, 0); fetch_add(seq) K1 (release; partner K2); futex_wake(seq)
  *
  *  stats (any thread): load(consumed) (acquire) S1 (partner C3), then the
- *     producer counters (relaxed)  S2
+ *     producer counters (committed acquire, the rest relaxed)  S2, then
+ *     load(consumed) again  S3: unchanged, the two are one instant's values
  *
  * Data edges: P1 -> C1 hands the consumer everything the producer wrote
  * before publishing (payloads, headers, pad markers). C2 -> P2 is the reverse
@@ -668,15 +669,26 @@ bool tt_ring_is_closed(const tt_ring *r)
 
 void tt_ring_stats_get(const tt_ring *r, tt_ring_stats *st)
 {
-    /* S1: acquire, partner C3. The consumer counted these records after it
-     * saw them committed (C1 <- P1 <- P0), so the producer counters read
-     * below are at least as new: consumed <= committed. */
-    uint64_t consumed = atomic_load_explicit(&r->c.consumed, memory_order_acquire);
+    uint64_t consumed, committed;
+    uint32_t tail;
+    for (unsigned tries = 0;; tries++) {
+        /* S1: acquire, partner C3. The consumer counted these records after
+         * it saw them committed (C1 <- P1 <- P0), so the producer counters
+         * read below are at least as new: consumed <= committed. */
+        consumed = atomic_load_explicit(&r->c.consumed, memory_order_acquire);
+        /* Same reasoning for positions: tail first, then head. */
+        tail = atomic_load_explicit(&r->tail.pos, memory_order_acquire);
+        /* S2: acquire, so that S3 is not read before it. */
+        committed = atomic_load_explicit(&r->p.committed, memory_order_acquire);
+        /* S3: consumed unchanged since S1 means no release happened while
+         * committed was read, so in_flight is what the ring held at one
+         * instant (never more records than fit). A consumer releasing all
+         * the time may keep changing it: after a few tries the cut stands,
+         * which still keeps consumed <= committed and the identity. */
+        if (atomic_load_explicit(&r->c.consumed, memory_order_acquire) == consumed || tries == 8)
+            break;
+    }
     uint64_t csleeps = atomic_load_explicit(&r->c.sleeps, memory_order_relaxed);
-    /* Same reasoning for positions: tail first, then head. */
-    uint32_t tail = atomic_load_explicit(&r->tail.pos, memory_order_acquire);
-    /* S2: relaxed, coherence after S1 is all we need. */
-    uint64_t committed = atomic_load_explicit(&r->p.committed, memory_order_relaxed);
     uint64_t full = atomic_load_explicit(&r->p.dropped_full, memory_order_relaxed);
     uint64_t oversize = atomic_load_explicit(&r->p.dropped_oversize, memory_order_relaxed);
     uint64_t psleeps = atomic_load_explicit(&r->p.sleeps, memory_order_relaxed);

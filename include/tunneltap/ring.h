@@ -204,7 +204,10 @@ TT_API bool tt_ring_is_closed(const tt_ring *ring);
 
 /* Snapshot the counters. Each side owns its counters, so the snapshot is a
  * consistent cut, not a frozen instant: every value is one the counter really
- * had, consumed <= committed, and the identity above holds exactly. Called
+ * had, consumed <= committed, and the identity above holds exactly. The
+ * consumer's count is read again after the producer's and the read retried
+ * (a few times) when it moved, so in_flight is normally the count of one
+ * instant, never more records than the ring holds. Called
  * from the producer (consumer), the producer's (consumer's) counters are
  * exact; with both sides idle, all are. Never fails.
  * Thread-safety: any thread. */
