@@ -353,17 +353,28 @@ void tt_analyzer_note_loss(tt_analyzer *a, uint64_t now_us, uint64_t count)
 
 /* ---- judging ----------------------------------------------------------- */
 
-static void build_conn(tt_analyzer *a, tt__flow *f, tt_conn *c)
+/* A flow nDPI could not name is guessed from its ports: the same answer
+ * every time, and it cost more than the rest of the record (nDPI looks the
+ * addresses up too, though it is given none). Guess once per flow. */
+static void guess_once(tt_analyzer *a, tt__flow *f)
 {
-    /* A flow nDPI could not name is guessed from its ports: the same answer
-     * every time, and it cost more than the rest of the record (nDPI looks
-     * the addresses up too, though it is given none). Guess once per flow. */
     if (a->dpi && !(f->flags & TT__F_GUESSED) && !f->dpi_proto[0] && !f->dpi_proto[1] &&
         (f->proto == 6 || f->proto == 17)) {
         tt__dpi_guess_ports(a->dpi, f->proto, f->port[0], f->port[1], f->guess);
         f->flags |= TT__F_GUESSED;
     }
+}
+
+static void build_conn(tt_analyzer *a, tt__flow *f, tt_conn *c)
+{
+    guess_once(a, f);
     tt__fill_conn(a, f, c);
+}
+
+void tt__analyzer_set_judgment_hook(tt_analyzer *a, tt__judgment_fn fn, void *ctx)
+{
+    a->judgment_fn = fn;
+    a->judgment_ctx = ctx;
 }
 
 /* Computes the flow's verdict as of now and records any change. */
@@ -407,11 +418,21 @@ static void judge(tt_analyzer *a, uint32_t idx, uint64_t now, bool final)
     a->st.by_verdict[v]++;
     if (f->certainty == TT_UNCERTAIN)
         a->st.uncertain_by_verdict[v]++;
+    tt_verdict was = first ? TT_VERDICT_PENDING : old;
+    tt_certainty was_cert = first ? TT_CERTAINTY_NONE : (tt_certainty)old_cert;
     if (a->cfg.on_judge) {
         tt_conn c;
         build_conn(a, f, &c);
-        a->cfg.on_judge(a->cfg.judge_ctx, &c, first ? TT_VERDICT_PENDING : old,
-                        first ? TT_CERTAINTY_NONE : (tt_certainty)old_cert);
+        a->cfg.on_judge(a->cfg.judge_ctx, &c, was, was_cert);
+    } else if (a->judgment_fn) {
+        guess_once(a, f);
+        tt__judgment j = {.ts_us = f->first_us,
+                          .orig_pkts = f->pkts[0],
+                          .service = tt__flow_service(a, f),
+                          .proto = f->proto,
+                          .verdict = (tt_verdict)f->verdict,
+                          .certainty = (tt_certainty)f->certainty};
+        a->judgment_fn(a->judgment_ctx, &j, was, was_cert);
     }
 }
 

@@ -7,6 +7,7 @@
 
 #include "analyze/decode.h"
 #include "analyze/dpi.h"
+#include "analyze/judgment.h"
 #include "tunneltap/analyzer.h"
 
 #define TT__NIL UINT32_MAX
@@ -143,6 +144,8 @@ struct tt_analyzer {
     tt_analyzer_stats st;
     size_t mem_bytes;
     char namebuf[2][64];
+    tt__judgment_fn judgment_fn; /* see judgment.h; used when cfg.on_judge is NULL */
+    void *judgment_ctx;
 };
 
 /* TCP state machine and history (tcp.c). */
@@ -164,6 +167,8 @@ tt_verdict tt__verdict(const tt_analyzer *a, const tt__flow *f, uint64_t now_us,
 /* The conn record of f. A TCP/UDP flow nDPI did not name must carry its port
  * guess (TT__F_GUESSED, f->guess): build_conn in analyzer.c makes it first. */
 void tt__fill_conn(tt_analyzer *a, const tt__flow *f, tt_conn *c);
+/* The conn record's service alone (tt__fill_conn's c->service), same contract. */
+const char *tt__flow_service(tt_analyzer *a, const tt__flow *f);
 bool tt__likely_server_port(uint8_t proto, uint16_t port);
 bool tt__port_one_way(uint16_t port);
 

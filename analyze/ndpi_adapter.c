@@ -258,46 +258,73 @@ const char *tt__dpi_name(tt__dpi *d, const uint16_t proto[2], char *buf, size_t 
     return buf;
 }
 
-/* nDPI protocol -> the name Zeek's conn.log `service` column would use. */
-static const struct {
-    uint16_t id;
-    const char *zeek;
-} zeek_names[] = {
-    {NDPI_PROTOCOL_DNS, "dns"},
-    {NDPI_PROTOCOL_MDNS, "dns"},
-    {NDPI_PROTOCOL_LLMNR, "dns"},
-    {NDPI_PROTOCOL_HTTP, "http"},
-    {NDPI_PROTOCOL_TLS, "ssl"},
-    {NDPI_PROTOCOL_DTLS, "dtls"},
-    {NDPI_PROTOCOL_QUIC, "quic"},
-    {NDPI_PROTOCOL_SSH, "ssh"},
-    {NDPI_PROTOCOL_NTP, "ntp"},
-    {NDPI_PROTOCOL_DHCP, "dhcp"},
-    {NDPI_PROTOCOL_FTP_CONTROL, "ftp"},
-    {NDPI_PROTOCOL_MAIL_SMTP, "smtp"},
-    {NDPI_PROTOCOL_MAIL_IMAP, "imap"},
-    {NDPI_PROTOCOL_MAIL_POP, "pop3"},
-    {NDPI_PROTOCOL_SNMP, "snmp"},
-    {NDPI_PROTOCOL_SIP, "sip"},
-    {NDPI_PROTOCOL_RDP, "rdp"},
-    {NDPI_PROTOCOL_MYSQL, "mysql"},
-    {NDPI_PROTOCOL_SYSLOG, "syslog"},
-    {NDPI_PROTOCOL_RADIUS, "radius"},
-    {NDPI_PROTOCOL_KERBEROS, "krb"},
-    {NDPI_PROTOCOL_SMBV23, "smb"},
-    {NDPI_PROTOCOL_STUN, "stun"},
-    {NDPI_PROTOCOL_OPENVPN, "openvpn"},
-    {NDPI_PROTOCOL_WIREGUARD, "wireguard"},
-};
+/* nDPI protocol -> the name Zeek's conn.log `service` column would use;
+ * NULL for the others. A switch, not a table scan: this runs for every
+ * conn record and every judgment. */
+static const char *zeek_service(uint16_t id)
+{
+    switch (id) {
+    case NDPI_PROTOCOL_DNS:
+    case NDPI_PROTOCOL_MDNS:
+    case NDPI_PROTOCOL_LLMNR:
+        return "dns";
+    case NDPI_PROTOCOL_HTTP:
+        return "http";
+    case NDPI_PROTOCOL_TLS:
+        return "ssl";
+    case NDPI_PROTOCOL_DTLS:
+        return "dtls";
+    case NDPI_PROTOCOL_QUIC:
+        return "quic";
+    case NDPI_PROTOCOL_SSH:
+        return "ssh";
+    case NDPI_PROTOCOL_NTP:
+        return "ntp";
+    case NDPI_PROTOCOL_DHCP:
+        return "dhcp";
+    case NDPI_PROTOCOL_FTP_CONTROL:
+        return "ftp";
+    case NDPI_PROTOCOL_MAIL_SMTP:
+        return "smtp";
+    case NDPI_PROTOCOL_MAIL_IMAP:
+        return "imap";
+    case NDPI_PROTOCOL_MAIL_POP:
+        return "pop3";
+    case NDPI_PROTOCOL_SNMP:
+        return "snmp";
+    case NDPI_PROTOCOL_SIP:
+        return "sip";
+    case NDPI_PROTOCOL_RDP:
+        return "rdp";
+    case NDPI_PROTOCOL_MYSQL:
+        return "mysql";
+    case NDPI_PROTOCOL_SYSLOG:
+        return "syslog";
+    case NDPI_PROTOCOL_RADIUS:
+        return "radius";
+    case NDPI_PROTOCOL_KERBEROS:
+        return "krb";
+    case NDPI_PROTOCOL_SMBV23:
+        return "smb";
+    case NDPI_PROTOCOL_STUN:
+        return "stun";
+    case NDPI_PROTOCOL_OPENVPN:
+        return "openvpn";
+    case NDPI_PROTOCOL_WIREGUARD:
+        return "wireguard";
+    default:
+        return NULL;
+    }
+}
 
 const char *tt__dpi_service(const tt__dpi *d, const uint16_t proto[2], char *buf, size_t len)
 {
     uint16_t id = proto[0] != NDPI_PROTOCOL_UNKNOWN ? proto[0] : proto[1];
     if (id == NDPI_PROTOCOL_UNKNOWN)
         return NULL;
-    for (size_t i = 0; i < sizeof(zeek_names) / sizeof(zeek_names[0]); i++)
-        if (zeek_names[i].id == id)
-            return zeek_names[i].zeek;
+    const char *zeek = zeek_service(id);
+    if (zeek)
+        return zeek;
     const char *n = ndpi_get_proto_name(d->mod, id);
     if (!n || len == 0)
         return NULL;

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "analyze/alloc.h"
+#include "analyze/judgment.h"
 #include "tunneltap/regress.h"
 
 #define US 1000000ull
@@ -171,9 +172,8 @@ static bucket *at(tt_regress *r, uint64_t sec, bool create)
     return b;
 }
 
-static int svc_class(const tt_conn *c)
+static int svc_class(const char *s)
 {
-    const char *s = c->service;
     if (!s)
         return 0;
     switch (s[0]) { /* one comparison, not six: this runs for every judgment */
@@ -193,16 +193,16 @@ static int svc_class(const tt_conn *c)
 }
 
 /* Adds (sign +1) or removes (-1) one verdict from a bucket. */
-static void count(bucket *b, const tt_conn *c, tt_verdict v, tt_certainty cert, int sign)
+static void count(bucket *b, const tt__judgment *c, tt_verdict v, tt_certainty cert, int sign)
 {
     tt_timeline_bucket *t = &b->b;
     uint32_t d = (uint32_t)sign; /* wraps for -1: unsigned arithmetic */
     uint16_t d16 = (uint16_t)d;
-    int cls = svc_class(c);
     if (cert == TT_UNCERTAIN) {
         t->uncertain += d;
         return;
     }
+    int cls = svc_class(c->service);
     if (c->proto == 17) {
         switch (v) {
         case TT_VERDICT_ANSWERED:
@@ -231,15 +231,15 @@ static void count(bucket *b, const tt_conn *c, tt_verdict v, tt_certainty cert, 
             break;
         case TT_VERDICT_SYN_UNANSWERED:
             t->tcp_judged += d, t->tcp_syn_unanswered += d;
-            b->fail_svc[svc_class(c)] += (uint16_t)d;
+            b->fail_svc[cls] += (uint16_t)d;
             break;
         case TT_VERDICT_SYN_REJECTED:
             t->tcp_judged += d, t->tcp_syn_rejected += d;
-            b->fail_svc[svc_class(c)] += (uint16_t)d;
+            b->fail_svc[cls] += (uint16_t)d;
             break;
         case TT_VERDICT_SYNACK_UNACKED:
             t->tcp_judged += d, t->tcp_synack_unacked += d;
-            b->fail_svc[svc_class(c)] += (uint16_t)d;
+            b->fail_svc[cls] += (uint16_t)d;
             break;
         default:
             break;
@@ -248,6 +248,18 @@ static void count(bucket *b, const tt_conn *c, tt_verdict v, tt_certainty cert, 
 }
 
 void tt_regress_judge(tt_regress *r, const tt_conn *c, tt_verdict old, tt_certainty old_cert)
+{
+    tt__judgment j = {.ts_us = c->ts_us,
+                      .orig_pkts = c->orig_pkts,
+                      .service = c->service,
+                      .proto = c->proto,
+                      .verdict = c->verdict,
+                      .certainty = c->certainty};
+    tt__regress_judgment(r, &j, old, old_cert);
+}
+
+void tt__regress_judgment(tt_regress *r, const tt__judgment *c, tt_verdict old,
+                          tt_certainty old_cert)
 {
     uint64_t sec = c->ts_us / US;
     bucket *b = at(r, sec, old == TT_VERDICT_PENDING);

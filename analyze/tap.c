@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "analyze/alloc.h"
+#include "analyze/judgment.h"
 #include "tunneltap/tunneltap.h"
 
 #define TT__MARK_MAX 256
@@ -158,13 +159,20 @@ static void apply_markers(tt_tap *t)
         tt_analyzer_note_loss(t->an, loss_ts, loss);
 }
 
+/* Judgments reach the regression detector as a tt__judgment when the user
+ * set no judge hook (no tt_conn built), as the user's tt_conn otherwise. */
+static void on_judgment(void *ctx, const tt__judgment *j, tt_verdict old, tt_certainty old_cert)
+{
+    tt_tap *t = ctx;
+    tt__regress_judgment(t->reg, j, old, old_cert);
+}
+
 static void on_judge(void *ctx, const tt_conn *c, tt_verdict old, tt_certainty old_cert)
 {
     tt_tap *t = ctx;
     if (t->reg)
         tt_regress_judge(t->reg, c, old, old_cert);
-    if (t->cfg.analyzer.on_judge)
-        t->cfg.analyzer.on_judge(t->cfg.analyzer.judge_ctx, c, old, old_cert);
+    t->cfg.analyzer.on_judge(t->cfg.analyzer.judge_ctx, c, old, old_cert);
 }
 
 static void on_alert(void *ctx, const tt_alert *a)
@@ -378,7 +386,7 @@ int tt_tap_open(tt_tap **out, const tt_tap_config *cfg, char *errbuf)
     t->al = al;
     tt_analyzer_config acfg = cfg->analyzer;
     acfg.memory_budget = 0; /* checked above for the whole tap */
-    acfg.on_judge = on_judge;
+    acfg.on_judge = cfg->analyzer.on_judge ? on_judge : NULL;
     acfg.judge_ctx = t;
     int rc = 0;
     t->alerts = tt__alloc(&al, TT__ALERT_COPIES * sizeof(tt_alert));
@@ -390,6 +398,8 @@ int tt_tap_open(tt_tap **out, const tt_tap_config *cfg, char *errbuf)
         rc = tt_regress_open(&t->reg, &cfg->regress, &al, on_alert, t, errbuf);
     if (rc == 0)
         rc = tt_analyzer_open(&t->an, &acfg, errbuf);
+    if (rc == 0 && t->reg && !acfg.on_judge)
+        tt__analyzer_set_judgment_hook(t->an, on_judgment, t);
     if (rc < 0) {
         tt_regress_close(t->reg);
         tt__free(&al, t->alerts, TT__ALERT_COPIES * sizeof(tt_alert));

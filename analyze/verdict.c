@@ -149,6 +149,25 @@ static uint64_t mix64(uint64_t x)
     return x ^ (x >> 31);
 }
 
+/* The nDPI protocol pair that names f: what nDPI found, else the port guess
+ * (build_conn in analyzer.c makes it before calling here); NULL for none. */
+static const uint16_t *name_ids(const tt_analyzer *a, const tt__flow *f)
+{
+    if (!a->dpi)
+        return NULL;
+    if (f->dpi_proto[0] || f->dpi_proto[1])
+        return f->dpi_proto;
+    if ((f->proto == 6 || f->proto == 17) && (f->guess[0] || f->guess[1]))
+        return f->guess;
+    return NULL;
+}
+
+const char *tt__flow_service(tt_analyzer *a, const tt__flow *f)
+{
+    const uint16_t *ids = name_ids(a, f);
+    return ids ? tt__dpi_service(a->dpi, ids, a->namebuf[1], sizeof(a->namebuf[1])) : NULL;
+}
+
 void tt__fill_conn(tt_analyzer *a, const tt__flow *f, tt_conn *c)
 {
     memset(c, 0, sizeof(*c));
@@ -165,16 +184,10 @@ void tt__fill_conn(tt_analyzer *a, const tt__flow *f, tt_conn *c)
     memcpy(c->resp_h, f->addr[1], 16);
     c->orig_p = f->port[0];
     c->resp_p = f->port[1];
-    if (a->dpi && !f->dpi_proto[0] && !f->dpi_proto[1] && (f->proto == 6 || f->proto == 17)) {
-        /* build_conn (analyzer.c) guessed from the ports before calling here */
-        const uint16_t *guessed = f->guess;
-        if (guessed[0] || guessed[1]) {
-            c->l7 = tt__dpi_name(a->dpi, guessed, a->namebuf[0], sizeof(a->namebuf[0]));
-            c->service = tt__dpi_service(a->dpi, guessed, a->namebuf[1], sizeof(a->namebuf[1]));
-        }
-    } else if (a->dpi && (f->dpi_proto[0] || f->dpi_proto[1])) {
-        c->l7 = tt__dpi_name(a->dpi, f->dpi_proto, a->namebuf[0], sizeof(a->namebuf[0]));
-        c->service = tt__dpi_service(a->dpi, f->dpi_proto, a->namebuf[1], sizeof(a->namebuf[1]));
+    const uint16_t *ids = name_ids(a, f);
+    if (ids) {
+        c->l7 = tt__dpi_name(a->dpi, ids, a->namebuf[0], sizeof(a->namebuf[0]));
+        c->service = tt__dpi_service(a->dpi, ids, a->namebuf[1], sizeof(a->namebuf[1]));
     }
     c->has_sizes = f->last_us > f->first_us;
     if (f->proto == 6) {

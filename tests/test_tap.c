@@ -1,6 +1,7 @@
 /* test_tap.c - the embedding API: producers, drain, drops, markers, accounting. */
 #include <criterion/criterion.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -195,4 +196,140 @@ Test(tap, copies_from_two_rings_are_analysed_in_timestamp_order)
     cr_assert_eq(st.analyzer.ts_backwards, 0, "%llu copies analysed out of order",
                  (unsigned long long)st.analyzer.ts_backwards);
     tt_tap_close(t);
+}
+
+/* One minute of answered DNS and completed handshakes, a marker, one minute
+ * of unanswered DNS and unanswered SYNs: the regression detector's view. */
+typedef struct upgrade_view {
+    tt_timeline_bucket tl[4096];
+    unsigned ntl;
+    tt_alert al[8];
+    unsigned nal;
+    unsigned user_judgments;
+} upgrade_view;
+
+static void count_judgment(void *ctx, const tt_conn *c, tt_verdict old, tt_certainty oc)
+{
+    (void)old;
+    (void)oc;
+    cr_assert_eq(c->uid[0], 'C');
+    ((upgrade_view *)ctx)->user_judgments++;
+}
+
+static void upgrade_run(upgrade_view *v, bool user_hook)
+{
+    tt_tap_config cfg;
+    tt_tap_config_init(&cfg);
+    cfg.own_thread = false;
+    cfg.memory_budget = 0;
+    cfg.live_clock = false; /* packet time only: the capture is from 2023 */
+    if (user_hook) {
+        cfg.analyzer.on_judge = count_judgment;
+        cfg.analyzer.judge_ctx = v;
+    }
+    tt_tap *t;
+    cr_assert_eq(tt_tap_open(&t, &cfg, NULL), 0);
+    tt_producer *p;
+    cr_assert_eq(tt_tap_producer_open(t, &p), 0);
+    tpkt pk;
+    for (unsigned s = 0; s < 120; s++) {
+        uint64_t ts = T0 + (uint64_t)s * SEC;
+        bool after = s >= 60;
+        for (unsigned k = 0; k < 2; k++) {
+            tflow d = t_flow4("10.0.0.1", (uint16_t)(20000 + s * 2 + k), "10.0.0.53", 53);
+            t_udp(&pk, &d, false, "query", 5);
+            cr_assert_eq(tt_tap_submit(p, pk.b, pk.len, TT_LINK_RAW, TT_DIR_OUTBOUND, ts + k), 0);
+            if (!after) {
+                t_udp(&pk, &d, true, "answer", 6);
+                cr_assert_eq(
+                    tt_tap_submit(p, pk.b, pk.len, TT_LINK_RAW, TT_DIR_INBOUND, ts + 1000 + k), 0);
+            }
+        }
+        tflow w = t_flow4("10.0.0.1", (uint16_t)(40000 + s), "10.0.0.80", 80);
+        t_tcp(&pk, &w, false, 0x02, 1, 0, NULL, 0);
+        cr_assert_eq(tt_tap_submit(p, pk.b, pk.len, TT_LINK_RAW, TT_DIR_OUTBOUND, ts + 10), 0);
+        if (!after) {
+            t_tcp(&pk, &w, true, 0x12, 100, 2, NULL, 0);
+            cr_assert_eq(tt_tap_submit(p, pk.b, pk.len, TT_LINK_RAW, TT_DIR_INBOUND, ts + 2000), 0);
+            t_tcp(&pk, &w, false, 0x10, 2, 101, NULL, 0);
+            cr_assert_eq(tt_tap_submit(p, pk.b, pk.len, TT_LINK_RAW, TT_DIR_OUTBOUND, ts + 3000),
+                         0);
+        }
+        if (s == 59)
+            cr_assert_eq(tt_tap_mark(t, "filter 2.1", ts + SEC / 2), 0);
+        while (tt_tap_drain(t, 0) > 0) {
+        }
+    }
+    cr_assert_eq(tt_tap_finish(t), 0);
+    v->ntl = tt_tap_timeline(t, v->tl, 4096);
+    cr_assert_leq(v->ntl, 4096, "the timeline spans %u s", v->ntl);
+    v->nal = tt_tap_alerts(t, v->al, 8);
+    cr_assert_leq(v->nal, 8, "%u alerts", v->nal);
+    tt_tap_close(t);
+}
+
+#define COUNT(f)                                                                                   \
+    {                                                                                              \
+        offsetof(tt_timeline_bucket, f), #f                                                        \
+    }
+static const struct {
+    size_t off;
+    const char *name;
+} bucket_counts[] = {
+    COUNT(flows_new),          COUNT(udp_new),
+    COUNT(udp_judged),         COUNT(udp_answered),
+    COUNT(udp_unanswered),     COUNT(udp_unreachable),
+    COUNT(tcp_judged),         COUNT(tcp_completed),
+    COUNT(tcp_syn_unanswered), COUNT(tcp_syn_rejected),
+    COUNT(tcp_synack_unacked), COUNT(uncertain),
+};
+
+/* The tap hands judgments to its regression detector without building a
+ * conn record when its user set no judge hook; with one, from the user's
+ * record. Both paths must count the same. */
+Test(tap, regression_counts_are_the_same_with_and_without_a_user_judge_hook)
+{
+    static upgrade_view lite, full;
+    upgrade_run(&lite, false);
+    upgrade_run(&full, true);
+    cr_assert_eq(lite.user_judgments, 0);
+    cr_assert_geq(full.user_judgments, 360, "user hook called %u times", full.user_judgments);
+    cr_assert_eq(lite.ntl, full.ntl);
+    cr_assert_gt(lite.ntl, 100);
+    uint64_t udp_answered = 0, udp_unanswered = 0, syn_unanswered = 0, completed = 0, unsure = 0;
+    for (unsigned i = 0; i < lite.ntl; i++) {
+        const tt_timeline_bucket *a = &lite.tl[i], *b = &full.tl[i];
+        cr_assert_eq(a->start_us, b->start_us);
+        for (size_t k = 0; k < sizeof(bucket_counts) / sizeof(bucket_counts[0]); k++) {
+            uint32_t x, y;
+            memcpy(&x, (const char *)a + bucket_counts[k].off, sizeof x);
+            memcpy(&y, (const char *)b + bucket_counts[k].off, sizeof y);
+            cr_assert_eq(x, y, "bucket %u %s: %u without a user hook, %u with", i,
+                         bucket_counts[k].name, x, y);
+        }
+        udp_answered += a->udp_answered;
+        udp_unanswered += a->udp_unanswered;
+        syn_unanswered += a->tcp_syn_unanswered;
+        completed += a->tcp_completed;
+        unsure += a->uncertain;
+    }
+    cr_assert_eq(udp_answered, 120, "answered %llu unanswered %llu completed %llu syn %llu",
+                 (unsigned long long)udp_answered, (unsigned long long)udp_unanswered,
+                 (unsigned long long)completed, (unsigned long long)syn_unanswered);
+    /* the last 5 s of failures could not have been answered before the end
+     * (5 s deadlines): uncertain, 2 DNS + 1 SYN a second */
+    cr_assert_eq(udp_unanswered, 110);
+    cr_assert_eq(completed, 60);
+    cr_assert_eq(syn_unanswered, 55);
+    cr_assert_eq(unsure, 15);
+    cr_assert_eq(lite.nal, full.nal);
+    cr_assert_geq(lite.nal, 2, "%u alerts", lite.nal);
+    bool dns = false;
+    for (unsigned i = 0; i < lite.nal; i++) {
+        cr_assert_eq(lite.al[i].kind, full.al[i].kind);
+        cr_assert_str_eq(lite.al[i].message, full.al[i].message);
+        cr_assert_str_eq(lite.al[i].services, full.al[i].services);
+        dns |= strstr(lite.al[i].services, "DNS") != NULL;
+    }
+    cr_assert(dns, "the UDP alert names DNS from the flows' service");
 }

@@ -132,11 +132,14 @@ TT_API void tt_tap_get_stats(tt_tap *tap, tt_tap_stats *out);
  * Thread-safety: any thread. */
 TT_API unsigned tt_tap_markers(tt_tap *tap, tt_marker *out, unsigned max);
 
-/* Copies up to max alerts raised so far (oldest first); returns the count.
+/* Copies up to max alerts raised so far (oldest first); returns how many
+ * exist, which may be more than max (ask with NULL, 0 for the count).
  * Thread-safety: any thread. */
 TT_API unsigned tt_tap_alerts(tt_tap *tap, tt_alert *out, unsigned max);
 
-/* Copies up to max seconds of the timeline (oldest first); returns the count.
+/* Copies up to max seconds of the timeline (oldest first), from the first
+ * second with traffic to the last; returns how many seconds that spans, which
+ * may be more than max (ask with NULL, 0 for the count).
  * Thread-safety: any thread (takes the consumer lock briefly). */
 TT_API unsigned tt_tap_timeline(tt_tap *tap, tt_timeline_bucket *out, unsigned max);
 
