@@ -110,6 +110,15 @@ typedef struct cli_dest {
     uint32_t by_verdict[TT_VERDICT_COUNT]; /* certain failures by verdict */
 } cli_dest;
 
+/* A row of the failing-destinations lists (summary, report): one group, or
+ * every group of one host and protocol when more than 5 of its ports failed (a
+ * scan, a dead server), with port 0, no service and the counts of every flow
+ * to that host and protocol. */
+typedef struct cli_dest_row {
+    cli_dest d;
+    size_t ports; /* 0: one group; else the failing ports rolled into this row */
+} cli_dest_row;
+
 /* Destination groups kept at most (about 100 bytes each). */
 #define CLI_SUMMARY_MAX_DESTS 65536u
 
@@ -150,6 +159,11 @@ void cli_summary_init(cli_summary *s);
 void cli_summary_add(cli_summary *s, const tt_conn *c);
 /* The verdict line's judgement and its text (without "verdict: "). */
 cli_judgement cli_summary_judge(const cli_summary *s, char *buf, size_t len);
+/* The failing destinations of s, ranked: most certain failures first, then
+ * uncertain ones, then flows. A group is listed when it has a certain
+ * failure or, with with_uncertain, an uncertain one. *rows is malloc'd (the
+ * caller frees it; NULL when *n is 0). Returns 0 or TT_ENOMEM. */
+int cli_summary_failing(const cli_summary *s, bool with_uncertain, cli_dest_row **rows, size_t *n);
 /* Writes the whole summary; st may be NULL (no capture line). */
 void cli_summary_print(const cli_summary *s, const cli_summary_source *src,
                        const tt_analyzer_stats *st, FILE *out);

@@ -937,92 +937,17 @@ static void write_verdicts(FILE *f, const cli_summary *s)
     fputs("</table></div></section>\n", f);
 }
 
-/* A failing-destinations row: one group, or the failing ports of one host
- * and protocol rolled into one (a scan, a dead server), as the summary does. */
-typedef struct drow {
-    cli_dest d;
-    size_t ports; /* 0: one group */
-} drow;
-
-#define ROLLUP_PORTS 5
-
-static int host_cmp(const cli_dest *a, const cli_dest *b)
-{
-    if (a->ip_version != b->ip_version)
-        return a->ip_version < b->ip_version ? -1 : 1;
-    int c = memcmp(a->addr, b->addr, 16);
-    if (c)
-        return c;
-    return a->proto == b->proto ? 0 : a->proto < b->proto ? -1 : 1;
-}
-
-static int by_host(const void *pa, const void *pb)
-{
-    const drow *a = pa, *b = pb;
-    int c = host_cmp(&a->d, &b->d);
-    return c ? c : a->d.port == b->d.port ? 0 : a->d.port < b->d.port ? -1 : 1;
-}
-
-static int by_rank(const void *pa, const void *pb)
-{
-    const cli_dest *a = &((const drow *)pa)->d, *b = &((const drow *)pb)->d;
-    if (a->failed != b->failed)
-        return a->failed > b->failed ? -1 : 1;
-    if (a->uncertain != b->uncertain)
-        return a->uncertain > b->uncertain ? -1 : 1;
-    if (a->flows != b->flows)
-        return a->flows > b->flows ? -1 : 1;
-    int c = host_cmp(a, b);
-    return c ? c : a->port == b->port ? 0 : a->port < b->port ? -1 : 1;
-}
-
-static size_t rollup(drow *rows, size_t n)
-{
-    size_t out = 0;
-    for (size_t i = 0; i < n;) {
-        size_t j = i + 1;
-        while (j < n && host_cmp(&rows[i].d, &rows[j].d) == 0)
-            j++;
-        if (j - i <= ROLLUP_PORTS) {
-            while (i < j)
-                rows[out++] = rows[i++];
-            continue;
-        }
-        drow r = {.d = rows[i].d, .ports = 1};
-        for (size_t k = i + 1; k < j; k++) {
-            r.ports += rows[k].d.port != rows[k - 1].d.port;
-            r.d.flows += rows[k].d.flows;
-            r.d.failed += rows[k].d.failed;
-            r.d.uncertain += rows[k].d.uncertain;
-            for (unsigned v = 0; v < TT_VERDICT_COUNT; v++)
-                r.d.by_verdict[v] += rows[k].d.by_verdict[v];
-        }
-        rows[out++] = r;
-        i = j;
-    }
-    return out;
-}
-
 static int write_destinations(FILE *f, const cli_summary *s)
 {
     fputs("<section><h2>Top failing destinations</h2>\n", f);
+    cli_dest_row *rows = NULL;
     size_t n = 0;
-    for (size_t i = 0; s && i < s->dest_cap; i++)
-        n += s->dest[i].flows && (s->dest[i].failed || s->dest[i].uncertain);
+    if (s && cli_summary_failing(s, true, &rows, &n) < 0)
+        return TT_ENOMEM;
     if (!n) {
         fputs("<p class=\"none\">No destination had a failed flow.</p></section>\n", f);
         return 0;
     }
-    drow *rows = malloc(n * sizeof *rows);
-    if (!rows)
-        return TT_ENOMEM;
-    size_t k = 0;
-    for (size_t i = 0; i < s->dest_cap; i++)
-        if (s->dest[i].flows && (s->dest[i].failed || s->dest[i].uncertain))
-            rows[k++] = (drow){.d = s->dest[i]};
-    qsort(rows, n, sizeof *rows, by_host);
-    n = rollup(rows, n);
-    qsort(rows, n, sizeof *rows, by_rank);
     size_t shown = n < CLI_REPORT_TOP_DESTINATIONS ? n : CLI_REPORT_TOP_DESTINATIONS;
     fputs(
         "<div class=\"wrap\"><table><tr><th>destination</th><th>protocol/port</th><th>service</th>"

@@ -330,14 +330,7 @@ static void print_class(FILE *out, const cli_summary *s, int pc)
     fputc('\n', out);
 }
 
-/* A line of the failing-destinations list: one group, or all the failing
- * ports of one host and protocol rolled into one (a scan, a dead server). */
-typedef struct dest_row {
-    cli_dest d;
-    size_t ports; /* 0: a single group; else the failing ports rolled up */
-} dest_row;
-
-/* Above this many failing ports on one host and protocol, they share a line. */
+/* Above this many failing ports on one host and protocol, they share a row. */
 #define ROLLUP_PORTS 5
 
 static int same_host(const cli_dest *a, const cli_dest *b)
@@ -352,17 +345,19 @@ static int same_host(const cli_dest *a, const cli_dest *b)
 
 static int by_host(const void *pa, const void *pb)
 {
-    const dest_row *a = pa, *b = pb;
+    const cli_dest_row *a = pa, *b = pb;
     int c = same_host(&a->d, &b->d);
     return c ? c : a->d.port == b->d.port ? 0 : a->d.port < b->d.port ? -1 : 1;
 }
 
 static int dest_rank(const void *pa, const void *pb)
 {
-    const dest_row *ra = pa, *rb = pb;
+    const cli_dest_row *ra = pa, *rb = pb;
     const cli_dest *a = &ra->d, *b = &rb->d;
     if (a->failed != b->failed)
         return a->failed > b->failed ? -1 : 1;
+    if (a->uncertain != b->uncertain)
+        return a->uncertain > b->uncertain ? -1 : 1;
     if (a->flows != b->flows)
         return a->flows > b->flows ? -1 : 1;
     int c = same_host(a, b);
@@ -376,7 +371,7 @@ static int dest_rank(const void *pa, const void *pb)
 /* Rolls runs of more than ROLLUP_PORTS rows of one host and protocol (rows
  * sorted by host, then port) into one row counting every flow to that host and
  * protocol. Returns the new row count. */
-static size_t rollup(const cli_summary *s, dest_row *rows, size_t n)
+static size_t rollup(const cli_summary *s, cli_dest_row *rows, size_t n)
 {
     size_t out = 0;
     for (size_t i = 0; i < n;) {
@@ -388,7 +383,7 @@ static size_t rollup(const cli_summary *s, dest_row *rows, size_t n)
                 rows[out++] = rows[i++];
             continue;
         }
-        dest_row r = {.d = rows[i].d, .ports = 1};
+        cli_dest_row r = {.d = rows[i].d, .ports = 1};
         for (size_t k = i + 1; k < j; k++)
             r.ports += rows[k].d.port != rows[k - 1].d.port; /* one port, several services */
         r.d.port = 0;
@@ -411,26 +406,45 @@ static size_t rollup(const cli_summary *s, dest_row *rows, size_t n)
     return out;
 }
 
-static void print_destinations(FILE *out, const cli_summary *s)
+int cli_summary_failing(const cli_summary *s, bool with_uncertain, cli_dest_row **rows_out,
+                        size_t *n_out)
 {
+    *rows_out = NULL;
+    *n_out = 0;
     size_t n = 0;
-    for (size_t i = 0; i < s->dest_cap; i++)
-        n += s->dest[i].flows && s->dest[i].failed;
-    if (!n)
-        return;
-    dest_row *rows = malloc(n * sizeof *rows);
-    if (!rows) {
-        fprintf(out, "failing destinations: %zu (out of memory listing them)\n", n);
-        return;
+    for (size_t i = 0; i < s->dest_cap; i++) {
+        const cli_dest *d = &s->dest[i];
+        n += d->flows && (d->failed || (with_uncertain && d->uncertain));
     }
+    if (!n)
+        return 0;
+    cli_dest_row *rows = malloc(n * sizeof *rows);
+    if (!rows)
+        return TT_ENOMEM;
     size_t k = 0;
     for (size_t i = 0; i < s->dest_cap; i++) {
-        if (s->dest[i].flows && s->dest[i].failed)
-            rows[k++] = (dest_row){.d = s->dest[i]};
+        const cli_dest *d = &s->dest[i];
+        if (d->flows && (d->failed || (with_uncertain && d->uncertain)))
+            rows[k++] = (cli_dest_row){.d = *d};
     }
     qsort(rows, n, sizeof *rows, by_host);
     n = rollup(s, rows, n);
     qsort(rows, n, sizeof *rows, dest_rank);
+    *rows_out = rows;
+    *n_out = n;
+    return 0;
+}
+
+static void print_destinations(FILE *out, const cli_summary *s)
+{
+    cli_dest_row *rows;
+    size_t n;
+    if (cli_summary_failing(s, false, &rows, &n) < 0) {
+        fprintf(out, "failing destinations: out of memory listing them\n");
+        return;
+    }
+    if (!n)
+        return;
     size_t shown = n < TOP_DESTINATIONS ? n : TOP_DESTINATIONS;
 
     char addr[TOP_DESTINATIONS][INET6_ADDRSTRLEN], where[TOP_DESTINATIONS][32];

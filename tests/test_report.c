@@ -297,6 +297,62 @@ Test(report, tables_show_alerts_periods_verdicts_and_destinations)
     free(x);
 }
 
+/* The summary and the report list the same failing destinations: a host
+ * failing on more than five ports is one row counting every flow to it. */
+Test(report, failing_destinations_agree_with_the_summary)
+{
+    fixture *x = malloc(sizeof *x);
+    cr_assert(x);
+    fixture_init(x);
+    unsigned n = 1000;
+    for (uint16_t port = 8000; port < 8008; port++) /* 8 ports unanswered, 2 flows each */
+        for (int k = 0; k < 2; k++)
+            add_conn(x, T0 + 10 * SEC, 6, port, NULL, TT_VERDICT_SYN_UNANSWERED, TT_CERTAIN, n++);
+    for (uint16_t port = 9000; port < 9003; port++) /* 3 ports of the same host that work */
+        add_conn(x, T0 + 10 * SEC, 6, port, NULL, TT_VERDICT_CLOSED, TT_CERTAINTY_NONE, n++);
+    /* a group with only an uncertain failure: the report lists it, the summary does not */
+    add_conn(x, T0 + 10 * SEC, 17, 5353, NULL, TT_VERDICT_UNANSWERED, TT_UNCERTAIN, n++);
+
+    cli_dest_row *rows;
+    size_t nrows;
+    cr_assert_eq(cli_summary_failing(&x->sum, true, &rows, &nrows), 0);
+    cr_assert_eq(nrows, 3, "%zu rows", nrows); /* tcp (rolled up), udp/53, udp/5353 */
+    cr_assert_eq(rows[0].ports, 8);
+    cr_assert_eq(rows[0].d.failed, 16);
+    cr_assert_eq(rows[0].d.flows, 16 + 3 + 20, "every tcp flow to the host (the fixture's 20 ssl)");
+    cr_assert_eq(rows[0].d.by_verdict[TT_VERDICT_SYN_UNANSWERED], 16);
+    cr_assert_eq(rows[1].d.port, 53);
+    cr_assert_eq(rows[2].d.port, 5353);
+    cr_assert_eq(rows[2].d.failed, 0);
+    cr_assert_eq(rows[2].d.uncertain, 1);
+    free(rows);
+    cr_assert_eq(cli_summary_failing(&x->sum, false, &rows, &nrows), 0);
+    cr_assert_eq(nrows, 2, "%zu rows without uncertain-only groups", nrows);
+    free(rows);
+
+    char path[128];
+    snprintf(path, sizeof path, "%s/summary.txt", tmpdir);
+    FILE *f = fopen(path, "w");
+    cr_assert(f);
+    cli_summary_source src = {.command = "tunneltap replay", .name = "t.pcap", .linktype = "RAW"};
+    cli_summary_print(&x->sum, &src, NULL, f);
+    fclose(f);
+    char *text = slurp(path);
+    cr_assert(strstr(text, "tcp/*") && strstr(text, "(8 ports)"), "%s", text);
+    cr_assert(strstr(text, "syn_unanswered 16 of 39"), "%s", text);
+    cr_assert(!strstr(text, "5353"), "%s", text);
+    char *html = write_report(&x->in, "r.html");
+    cr_assert(strstr(html, "tcp/* (8 ports)"));
+    cr_assert(strstr(html, "<td class=\"num bad\">16</td><td class=\"num\">0</td><td "
+                           "class=\"num\">39</td><td>syn_unanswered 16</td>"),
+              "the report's row counts every flow to the host, as the summary does");
+    cr_assert(strstr(html, "udp/5353"));
+    free(text);
+    free(html);
+    fixture_free(x);
+    free(x);
+}
+
 /* The d="..." of the UDP answer-rate series. */
 static char *udp_series(const char *html)
 {
