@@ -3,8 +3,9 @@
 #
 # Builds the captures (bench/make_capture.sh) if they are missing, then runs,
 # round-robin so that machine noise spreads over every tool alike, N times:
-#   tunneltap replay FILE -q              (the analyzer, nDPI on: the default)
-#   tunneltap replay FILE -q --no-dpi     (the same without nDPI: its share)
+#   tunneltap replay FILE                 (the analyzer, nDPI on, the summary: the
+#                                          default job; its output goes to /dev/null)
+#   tunneltap replay FILE --no-dpi        (the same without nDPI: its share)
 #   ndpiReader -i FILE -q                 (Debian libndpi-bin; one thread: a pcap
 #                                          file is always read by one thread, -n
 #                                          is ignored for files)
@@ -103,9 +104,9 @@ tools_for() {
 run_tool() {
   local c=$1 tool=$2 run=$3 f=$out/$1.pcap
   case "$tool" in
-    tunneltap) measure "$c" "$tool" "$run" -- "$tt" replay "$f" -q ;;
-    tunneltap-nodpi) measure "$c" "$tool" "$run" -- "$tt" replay "$f" -q --no-dpi ;;
-    candidate) measure "$c" "$tool" "$run" -- "$cand" replay "$f" -q ;;
+    tunneltap) measure "$c" "$tool" "$run" -- "$tt" replay "$f" ;;
+    tunneltap-nodpi) measure "$c" "$tool" "$run" -- "$tt" replay "$f" --no-dpi ;;
+    candidate) measure "$c" "$tool" "$run" -- "$cand" replay "$f" ;;
     ndpiReader) measure "$c" "$tool" "$run" -- ndpiReader -i "$f" -q ;;
     tshark) measure "$c" "$tool" "$run" -- tshark -r "$f" -q -z conv,tcp ;;
     tcpdump) measure "$c" "$tool" "$run" -- tcpdump -r "$f" -w /dev/null ;;

@@ -105,7 +105,8 @@ void cli_replay_usage(FILE *out)
     print_seconds(out, d.tcp_attempt_deadline_ms);
     fputs(")\n"
           "  --no-dpi            do not identify applications with nDPI\n"
-          "  --quiet             no summary\n"
+          "  --quiet             no summary (and with no log, report or evidence asked for,\n"
+          "                      no conn records are built either)\n"
           "  --progress          progress bar on a terminal, whatever the file size\n"
           "  --no-progress       no progress bar (default: on a terminal, files over 20 MB)\n"
           "  --mark WHEN=LABEL   a marker (filter upgrade) at WHEN: epoch seconds (1764244985.5),\n"
@@ -458,7 +459,10 @@ int cli_replay_main(int argc, char **argv)
         cfg.udp_reply_deadline_ms = cfg.dns_reply_deadline_ms = o.udp_ms;
     if (o.syn_ms)
         cfg.tcp_attempt_deadline_ms = o.syn_ms;
-    cfg.on_conn = on_conn;
+    /* Conn records feed the summary (printed unless -q) and the logs,
+     * evidence and report: with -q and none of those nobody reads them, and
+     * the analyzer builds none (a fifth of a SYN scan's analysis). */
+    cfg.on_conn = !o.quiet || sink.buf ? on_conn : NULL;
     cfg.conn_ctx = &sink;
     cfg.log = on_log;
     cfg.on_judge = dash ? cli_dashboard_on_judge : NULL;

@@ -12,6 +12,7 @@ set -uo pipefail
 BIN=${TT_BIN:?TT_BIN must name the tunneltap binary}
 SHARED=${TT_SHARED:-../shared}
 NDPI=$SHARED/captures-ndpi
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tt-replay.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 
@@ -187,6 +188,22 @@ has log_stdout err "verdict: "
 run quiet 0 replay "$cap" --quiet --progress
 if [ ! -s "$TMP/quiet.out" ] && ! grep -q $'\r' "$TMP/quiet.err"; then ok; else
     fail "--quiet --progress without a tty printed something"
+fi
+
+# --quiet builds no conn records when nothing reads them: the alerts, the
+# exit status and any log asked for are those of the loud run.
+up="$ROOT/captures/upgrade-udp-synack-v4-raw.pcap"
+read -r mts mlabel <"$ROOT/captures/upgrade-udp-synack-v4.marker"
+run up_loud 3 replay "$up" --mark "$mts=$mlabel" --alerts "$TMP/up_loud.alerts" \
+    --json "$TMP/up_loud.json" --fail-on-regression
+run up_quiet 3 replay "$up" --mark "$mts=$mlabel" --alerts "$TMP/up_quiet.alerts" \
+    --fail-on-regression -q
+run up_quiet_json 3 replay "$up" --mark "$mts=$mlabel" --json "$TMP/up_quiet.json" \
+    --fail-on-regression -q
+if grep -q '"kind"' "$TMP/up_loud.alerts" && cmp -s "$TMP/up_loud.alerts" "$TMP/up_quiet.alerts" &&
+    [ -s "$TMP/up_loud.json" ] && cmp -s "$TMP/up_loud.json" "$TMP/up_quiet.json" &&
+    [ ! -s "$TMP/up_quiet.out" ]; then ok; else
+    fail "--quiet changed the alerts or the conn records (or printed something)"
 fi
 
 # pcapng reads like pcap.
