@@ -221,3 +221,22 @@ void cli_print_comparison(FILE *out, const tt_marker_info *m, const tt_period *b
         fprintf(out, "  %-24s %-14llu -> %llu (not counted above)\n", "uncertain failures",
                 (unsigned long long)b->uncertain, (unsigned long long)a->uncertain);
 }
+
+void cli_print_outcome(FILE *out, tt_tap *tap, const tt_alert *alerts, unsigned n)
+{
+    unsigned nmk = tt_tap_compare(tap, 0, NULL, NULL, NULL);
+    for (unsigned i = 0; i < nmk; i++) {
+        tt_marker_info mi;
+        tt_period b, a;
+        tt_tap_compare(tap, i, &mi, &b, &a);
+        cli_print_comparison(out, &mi, &b, &a);
+    }
+    if (n == 0)
+        fprintf(out, "alerts: none%s\n",
+                nmk ? " (no regression after any marker)" : " (no change detected)");
+    else if (!alerts)
+        fprintf(out, "alerts: %u (out of memory listing them)\n", n);
+    for (unsigned i = 0; alerts && i < n; i++)
+        fprintf(out, "%s %s: %s\n", alerts[i].recovery ? "recovery" : "ALERT",
+                tt_alert_kind_name(alerts[i].kind), alerts[i].message);
+}

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "tunneltap/regress.h"
+#include "tunneltap/tunneltap.h"
 
 typedef struct cli_mark_spec {
     bool relative;  /* +SECONDS from the capture's first packet */
@@ -26,6 +27,11 @@ int cli_alert_write_json(FILE *out, const tt_alert *a);
 /* The before/after table of one marker, in plain words. */
 void cli_print_comparison(FILE *out, const tt_marker_info *m, const tt_period *before,
                           const tt_period *after);
+
+/* The end-of-run words of every command: each marker's before/after table,
+ * then the n alerts given ("alerts: none (...)" when n is 0; alerts NULL with
+ * n > 0: the caller could not allocate the copies, and says how many). */
+void cli_print_outcome(FILE *out, tt_tap *tap, const tt_alert *alerts, unsigned n);
 
 /* "2025-11-27T12:03:05.123456Z" */
 void cli_iso_time(uint64_t us, char *buf, size_t len);

@@ -329,27 +329,11 @@ int cli_live_marks_place(const char *cmd, tt_tap *tap, const cli_live_marks *m)
 
 void cli_live_print_alerts(tt_tap *tap, FILE *out)
 {
-    unsigned nmk = tt_tap_compare(tap, 0, NULL, NULL, NULL);
-    for (unsigned i = 0; i < nmk; i++) {
-        tt_marker_info mi;
-        tt_period b, a;
-        tt_tap_compare(tap, i, &mi, &b, &a);
-        cli_print_comparison(out, &mi, &b, &a);
-    }
     unsigned n = tt_tap_alerts(tap, NULL, 0);
     tt_alert *v = n ? calloc(n, sizeof *v) : NULL;
-    if (n && !v) {
-        fprintf(out, "alerts: %u (out of memory listing them)\n", n);
-        return;
-    }
     if (v)
         n = tt_tap_alerts(tap, v, n);
-    if (n == 0)
-        fprintf(out, "alerts: none%s\n",
-                nmk ? " (no regression after any marker)" : " (no change detected)");
-    for (unsigned i = 0; i < n; i++)
-        fprintf(out, "%s %s: %s\n", v[i].recovery ? "recovery" : "ALERT",
-                tt_alert_kind_name(v[i].kind), v[i].message);
+    cli_print_outcome(out, tap, v, n);
     free(v);
 }
 

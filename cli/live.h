@@ -135,9 +135,8 @@ int cli_live_marks_add(cli_live_marks *m, const char *arg, char *err);
  * after printing why (the tap's marker list is full). */
 int cli_live_marks_place(const char *cmd, tt_tap *tap, const cli_live_marks *m);
 
-/* The end of the summary, as replay prints it: the before/after table of
- * each marker and one "ALERT kind: message" / "recovery kind: message"
- * line per alert (or "alerts: none ..."). */
+/* The end of the summary, as replay prints it: cli_print_outcome for every
+ * alert the tap holds. */
 void cli_live_print_alerts(tt_tap *tap, FILE *out);
 
 /* ---- the options bridge and capture share (ctl.c) ----------------------- */

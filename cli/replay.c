@@ -590,19 +590,7 @@ int cli_replay_main(int argc, char **argv)
                               (o.json && strcmp(o.json, "-") == 0) ||
                               (o.alerts && strcmp(o.alerts, "-") == 0);
         FILE *out = logs_on_stdout ? stderr : stdout;
-        unsigned nmk = tt_tap_compare(tap, 0, NULL, NULL, NULL);
-        for (unsigned i = 0; i < nmk; i++) {
-            tt_marker_info mi;
-            tt_period b, a;
-            tt_tap_compare(tap, i, &mi, &b, &a);
-            cli_print_comparison(out, &mi, &b, &a);
-        }
-        if (nalerts == 0)
-            fprintf(out, "alerts: none%s\n",
-                    nmk ? " (no regression after any marker)" : " (no change detected)");
-        for (unsigned i = 0; i < nalerts; i++)
-            fprintf(out, "%s %s: %s\n", alerts[i].recovery ? "recovery" : "ALERT",
-                    tt_alert_kind_name(alerts[i].kind), alerts[i].message);
+        cli_print_outcome(out, tap, alerts, nalerts);
         fflush(out);
     }
     if (o.evidence || o.report) {
