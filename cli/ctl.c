@@ -331,8 +331,11 @@ void cli_live_print_alerts(tt_tap *tap, FILE *out)
 {
     unsigned n = tt_tap_alerts(tap, NULL, 0);
     tt_alert *v = n ? calloc(n, sizeof *v) : NULL;
-    if (v)
-        n = tt_tap_alerts(tap, v, n);
+    if (v) {
+        /* the count can only grow, and only n were copied */
+        unsigned now = tt_tap_alerts(tap, v, n);
+        n = now < n ? now : n;
+    }
     cli_print_outcome(out, tap, v, n);
     free(v);
 }
