@@ -87,31 +87,18 @@ void cli_bridge_usage(FILE *out)
           "\n"
           "options:\n"
           "  --tun NAME          a TUN device to create (give it twice; '%d' in NAME lets\n"
-          "                      the kernel number it)\n"
-          "  --conn-log PATH     at exit, write a Zeek conn.log sorted by ts ('-': stdout)\n"
-          "  --json PATH         at exit, write one JSON object per connection ('-': stdout)\n"
-          "  --mark WHEN=LABEL   a marker (filter upgrade) at WHEN: epoch seconds\n"
-          "                      (1764244985.5) or ISO 8601 (2025-11-27T12:03:05Z);\n"
-          "                      repeatable. While running: 'tunneltap mark LABEL'\n"
-          "  --alerts PATH       write regression alerts as JSON lines as they are raised\n"
-          "                      ('-': stdout)\n"
-          "  --fail-on-regression  exit 3 when a regression alert fired\n"
-          "  --control PATH      control socket for 'tunneltap mark|status' (default:\n"
-          "                      $XDG_RUNTIME_DIR/tunneltap.sock, /run/tunneltap/tunneltap.sock\n"
-          "                      for root, else /tmp/tunneltap-UID/tunneltap.sock)\n"
-          "  --no-control        no control socket\n"
-          "  --ring-bytes N      copy ring per direction, a power of two, k/M suffixes\n"
-          "                      (default 1M)\n"
-          "  --duration SEC      stop after SEC seconds (default: at SIGINT or SIGTERM)\n"
-          "  --udp-deadline SEC  a UDP or DNS request unanswered after SEC fails (default 5)\n"
-          "  --syn-deadline SEC  a SYN unanswered after SEC fails (default 5)\n"
-          "  --no-dpi            do not identify applications with nDPI\n"
-          "  --stall-analyzer    test switch: analyse nothing while forwarding, so copies are\n"
-          "                      dropped once the ring is full; forwarding is unaffected\n"
-          "  --quiet             no summary, and no ALERT lines on stderr\n"
-          "  --dashboard         live dashboard in the terminal (q quits, m marks)\n"
-          "  -h, --help          this help\n"
-          "\n"
+          "                      the kernel number it)\n",
+          out);
+    fputs(CLI_LIVE_HELP_OUTPUTS, out);
+    fputs("  --ring-bytes N      copy ring per direction, a power of two, k/M suffixes\n"
+          "                      (default 1M)\n",
+          out);
+    fputs(CLI_LIVE_HELP_ANALYSIS, out);
+    fputs("  --stall-analyzer    test switch: analyse nothing while forwarding, so copies are\n"
+          "                      dropped once the ring is full; forwarding is unaffected\n",
+          out);
+    fputs(CLI_LIVE_HELP_END, out);
+    fputs("\n"
           "Regression alerts (docs/regression.md) are raised while the bridge runs: each\n"
           "one is said on stderr, written to --alerts at once, and listed by 'tunneltap\n"
           "status'; the summary ends with each marker's before/after table and the alerts.\n"

@@ -187,6 +187,31 @@ enum {
         "quiet", no_argument, NULL, 'q'                                                            \
     }
 
+/* The --help lines of the shared options, in three runs a host's own
+ * options go between (bridge: --ring-bytes, --stall-analyzer). */
+#define CLI_LIVE_HELP_OUTPUTS                                                                      \
+    "  --conn-log PATH     at exit, write a Zeek conn.log sorted by ts ('-': stdout)\n"            \
+    "  --json PATH         at exit, write one JSON object per connection ('-': stdout)\n"          \
+    "  --mark WHEN=LABEL   a marker (filter upgrade) at WHEN: epoch seconds\n"                     \
+    "                      (1764244985.5) or ISO 8601 (2025-11-27T12:03:05Z);\n"                   \
+    "                      repeatable. While running: 'tunneltap mark LABEL'\n"                    \
+    "  --alerts PATH       write regression alerts as JSON lines as they are raised\n"             \
+    "                      ('-': stdout)\n"                                                        \
+    "  --fail-on-regression  exit 3 when a regression alert fired\n"                               \
+    "  --control PATH      control socket for 'tunneltap mark|status' (default:\n"                 \
+    "                      $XDG_RUNTIME_DIR/tunneltap.sock, /run/tunneltap/tunneltap.sock\n"       \
+    "                      for root, else /tmp/tunneltap-UID/tunneltap.sock)\n"                    \
+    "  --no-control        no control socket\n"
+#define CLI_LIVE_HELP_ANALYSIS                                                                     \
+    "  --duration SEC      stop after SEC seconds (default: at SIGINT or SIGTERM)\n"               \
+    "  --udp-deadline SEC  a UDP or DNS request unanswered after SEC fails (default 5)\n"          \
+    "  --syn-deadline SEC  a SYN unanswered after SEC fails (default 5)\n"                         \
+    "  --no-dpi            do not identify applications with nDPI\n"
+#define CLI_LIVE_HELP_END                                                                          \
+    "  --quiet             no summary, and no ALERT lines on stderr\n"                             \
+    "  --dashboard         live dashboard in the terminal (q quits, m marks)\n"                    \
+    "  -h, --help          this help\n"
+
 /* Takes option c (getopt_long's value) when it is a shared one. Returns 1
  * when taken, 0 when c is the host's own, -1 with the usage error in err. */
 int cli_live_option(int c, const char *arg, cli_live_opts *o, cli_live_outputs *out, char *err,
