@@ -41,6 +41,9 @@ UDP_LEN=${UDP_LEN:-1400}
 CONFIGS=${CONFIGS:-without with stalled}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
+# stop_pid PID: TERM, up to 2 s, KILL, reap (shared with the shell tests)
+# shellcheck source=../tests/lib-check.sh
+. "$ROOT/tests/lib-check.sh"
 TT_BIN=${TT_BIN:-$ROOT/build/tunneltap}
 OUT=${OUT:-$ROOT/bench/out/bridge_iperf}
 BRIDGE_ARGS=${BRIDGE_ARGS:-}
@@ -129,12 +132,7 @@ CTL=$WORK/ctl.sock
 FWD_PID='' SRV_PID=''
 
 cleanup() {
-    if [ -n "$FWD_PID" ]; then
-        kill -TERM "$FWD_PID" 2>/dev/null
-        for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$FWD_PID" 2>/dev/null || break; sleep 0.2; done
-        kill -KILL "$FWD_PID" 2>/dev/null
-        wait "$FWD_PID" 2>/dev/null
-    fi
+    stop_pid "$FWD_PID"
     if [ -n "$SRV_PID" ]; then kill -TERM "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null; fi
     ip netns del "$NS_A" 2>/dev/null
     ip netns del "$NS_B" 2>/dev/null

@@ -82,13 +82,9 @@ CTL=$WORK/ctl.sock
 BR_PID='' PIDS=() WL_PID='' IPERF_LOOP=''
 
 
-stop_pid() { # PID : TERM, wait up to 2 s, KILL
-    local p=$1 _
-    kill -TERM "$p" 2>/dev/null || return 0
-    for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$p" 2>/dev/null
-    wait "$p" 2>/dev/null
-}
+# stop_pid PID: TERM, up to 2 s, KILL, reap (shared with the shell tests)
+# shellcheck source=../tests/lib-check.sh
+. "$ROOT/tests/lib-check.sh"
 # shellcheck disable=SC2317 # reached through the EXIT trap
 cleanup() {
     local p
