@@ -10,6 +10,7 @@
 #   lab_filter_apply NAME     apply a "filter upgrade" (nft table) - see lab_filter_names
 #   lab_filter_clear          remove any filter table again
 #   lab_capture_stop          SIGINT tcpdump and wait for it
+#   lab_wait_line FILE PAT [PID]  up to 5 s for PAT in a starting program's stderr
 #   lab_servers_stop          stop the servers by PID
 #   lab_down                  stop everything started here, delete the namespaces
 #
@@ -45,6 +46,19 @@ LAB_FILTER_TABLE=ttlab_upgrade                      # nft table: inet ttlab_upgr
 
 lab_log() { [ "${LAB_VERBOSE:-0}" = 1 ] && echo "lab: $*" >&2; return 0; }
 lab_die() { echo "lab: ERROR: $*" >&2; return 1; }
+
+# lab_wait_line FILE PATTERN [PID]: waits up to 5 s for a line matching
+# PATTERN in FILE (a starting program's stderr); gives up at once when PID,
+# the program writing FILE, has exited. Returns 0 when the line was seen.
+lab_wait_line() {
+	local file=$1 pat=$2 pid=${3:-} i
+	for i in $(seq 1 100); do
+		grep -q -- "$pat" "$file" 2>/dev/null && return 0
+		[ -z "$pid" ] || kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	return 1
+}
 
 lab_init() {
 	LAB_ID=${LAB_ID:-lab}
@@ -301,16 +315,12 @@ lab_servers_stop() {
 
 # ------------------------------------------------------------------- capture
 lab_capture_start() { # FILE [IFACE]
-	local file=$1 ifc=${2:-$LAB_IF_C} i
+	local file=$1 ifc=${2:-$LAB_IF_C}
 	: >"$LAB_STATE/tcpdump.err"
 	ip netns exec "$LAB_NS_CLI" tcpdump -U --immediate-mode -Z root -s 0 -i "$ifc" -w "$file" \
 		2>"$LAB_STATE/tcpdump.err" </dev/null &
 	LAB_PID_TCPDUMP=$!
-	for i in $(seq 1 50); do
-		grep -q 'listening on' "$LAB_STATE/tcpdump.err" && return 0
-		kill -0 "$LAB_PID_TCPDUMP" 2>/dev/null || break
-		sleep 0.1
-	done
+	lab_wait_line "$LAB_STATE/tcpdump.err" 'listening on' "$LAB_PID_TCPDUMP" && return 0
 	cat "$LAB_STATE/tcpdump.err" >&2
 	lab_die "tcpdump did not start"
 }

@@ -71,16 +71,12 @@ make_namespaces() {
 # bridge_start NAME ARGS... : runs the bridge in the root namespace and waits
 # for "ready" (its devices exist from then on).
 bridge_start() {
-    local name=$1 i
+    local name=$1
     shift
     "$BIN" bridge --tun "$DEV_A" --tun "$DEV_B" --control "$CTL" "$@" \
         >"$TMP/$name.out" 2>"$TMP/$name.err" </dev/null &
     BRIDGE_PID=$!
-    for i in $(seq 1 100); do
-        grep -q 'bridge: ready' "$TMP/$name.err" && return 0
-        kill -0 "$BRIDGE_PID" 2>/dev/null || break
-        sleep 0.05
-    done
+    lab_wait_line "$TMP/$name.err" 'bridge: ready' "$BRIDGE_PID" && return 0
     dump "$name.err" "$TMP/$name.err"
     return 1
 }
@@ -115,15 +111,12 @@ link_up() {
 # burst then costs the capture (not the bridge) packets. The comparison
 # checks that no frame was cut.
 tcpdump_start() {
-    local ns=$1 dev=$2 file=$3 i
+    local ns=$1 dev=$2 file=$3
     : >"$file.err"
     ip netns exec "$ns" tcpdump -U --immediate-mode -Z root -s 2048 -B 8192 -n -i "$dev" -w "$file" \
         2>"$file.err" </dev/null &
     TCPDUMP_PIDS+=($!)
-    for i in $(seq 1 100); do
-        grep -q 'listening on' "$file.err" && return 0
-        sleep 0.05
-    done
+    lab_wait_line "$file.err" 'listening on' && return 0
     dump tcpdump "$file.err"
     return 1
 }

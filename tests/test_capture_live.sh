@@ -103,12 +103,7 @@ ip netns exec "$NS_A" "$BIN" capture -i "$IF_A" --duration 6 --syn-deadline 2 --
     --conn-log "$TMP/cap.conn.log" --json "$TMP/cap.json" --control "$CTL" \
     >"$TMP/cap.out" 2>"$TMP/cap.err" </dev/null &
 CAP_PID=$!
-for i in $(seq 1 100); do
-    grep -q 'capture: listening on' "$TMP/cap.err" && break
-    kill -0 "$CAP_PID" 2>/dev/null || break
-    sleep 0.05
-done
-grep -q 'capture: listening on' "$TMP/cap.err" || { fail "the capture did not start"; dump cap.err "$TMP/cap.err"; exit 1; }
+lab_wait_line "$TMP/cap.err" 'capture: listening on' "$CAP_PID" || { fail "the capture did not start"; dump cap.err "$TMP/cap.err"; exit 1; }
 T_START=$(date +%s)
 
 # Blackholed attempts first: their deadlines (2 s) pass well before the end.

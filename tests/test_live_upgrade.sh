@@ -100,16 +100,12 @@ pytrue() { [ "$(py "$@" 2>/dev/null)" = True ]; }
 # ---- building blocks ---------------------------------------------------------
 
 bridge_start() { # DIR
-    local d=$1 i
+    local d=$1
     "$BIN" bridge --tun "$DEV_C" --tun "$DEV_R" --control "$CTL" \
         --alerts "$d/alerts.jsonl" --conn-log "$d/conn.log" --fail-on-regression \
         >"$d/bridge.out" 2>"$d/bridge.err" </dev/null &
     BRIDGE_PID=$!
-    for i in $(seq 1 100); do
-        grep -q 'bridge: ready' "$d/bridge.err" && return 0
-        kill -0 "$BRIDGE_PID" 2>/dev/null || break
-        sleep 0.05
-    done
+    lab_wait_line "$d/bridge.err" 'bridge: ready' "$BRIDGE_PID" && return 0
     dump "$d/bridge.err"
     return 1
 }
@@ -122,16 +118,12 @@ link_up() {
 }
 
 tcpdump_start() { # FILE
-    local f=$1 i
+    local f=$1
     : >"$f.err"
     ip netns exec "$LAB_NS_CLI" tcpdump -U --immediate-mode -Z root -n -s 2048 -B 8192 \
         -i "$DEV_C" -w "$f" 2>"$f.err" </dev/null &
     TCPDUMP_PID=$!
-    for i in $(seq 1 100); do
-        grep -q 'listening on' "$f.err" && return 0
-        kill -0 "$TCPDUMP_PID" 2>/dev/null || break
-        sleep 0.05
-    done
+    lab_wait_line "$f.err" 'listening on' "$TCPDUMP_PID" && return 0
     dump "$f.err"
     return 1
 }
