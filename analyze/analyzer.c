@@ -14,6 +14,7 @@
 #include "analyze/alloc.h"
 #include "analyze/flow.h"
 #include "analyze/icmp.h"
+#include "analyze/mix.h"
 
 #define US 1000000ull
 #define MS 1000ull
@@ -438,14 +439,6 @@ static void judge(tt_analyzer *a, uint32_t idx, uint64_t now, bool final)
 
 /* ---- flow table -------------------------------------------------------- */
 
-/* splitmix64's finalizer: every input bit reaches every output bit. */
-static uint64_t mix64(uint64_t x)
-{
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 /* One endpoint's hash: the address read as words (memcpy: no alignment
  * assumption), the port folded in, mixed once per 64 bits. */
 static uint64_t side_hash(const uint8_t *addr, uint16_t port, size_t alen)
@@ -453,12 +446,12 @@ static uint64_t side_hash(const uint8_t *addr, uint16_t port, size_t alen)
     if (alen == 4) {
         uint32_t w;
         memcpy(&w, addr, 4);
-        return mix64((uint64_t)w << 16 ^ port);
+        return tt__mix64((uint64_t)w << 16 ^ port);
     }
     uint64_t w0, w1;
     memcpy(&w0, addr, 8);
     memcpy(&w1, addr + 8, 8);
-    return mix64(w0 ^ mix64(w1 ^ port));
+    return tt__mix64(w0 ^ tt__mix64(w1 ^ port));
 }
 
 static uint32_t hash_key(const uint8_t *a1, uint16_t p1, const uint8_t *a2, uint16_t p2,

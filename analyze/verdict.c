@@ -5,6 +5,7 @@
 
 #include "analyze/flow.h"
 #include "analyze/icmp.h"
+#include "analyze/mix.h"
 
 /* Zeek's likely_server_ports (the ports its analyzers register), used to
  * decide the originator when the first packet is not a pure SYN. */
@@ -141,12 +142,11 @@ static void base62_digits(char *out, uint64_t v, int n)
         out[0] = b62[v % 62];
 }
 
+/* splitmix64 (state advanced by its golden step, then finalized): the uid's
+ * digits from the analyzer's seed and the flow's serial. */
 static uint64_t mix64(uint64_t x)
 {
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
+    return tt__mix64(x + 0x9e3779b97f4a7c15ull);
 }
 
 /* The nDPI protocol pair that names f: what nDPI found, else the port guess

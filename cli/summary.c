@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyze/mix.h"
 #include "cli/cli.h"
 
 #define TOP_DESTINATIONS 10
@@ -40,14 +41,6 @@ void cli_summary_free(cli_summary *s)
 
 /* ---- destination groups ------------------------------------------------ */
 
-/* splitmix64's finalizer: every input bit reaches every output bit. */
-static uint64_t mix64(uint64_t x)
-{
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
-
 /* By words, not bytes: this runs for every conn record (a byte-wise FNV was
  * 5 % of a SYN scan's analysis). The address is zero-padded past its length. */
 static uint64_t dest_hash(const cli_dest *k)
@@ -57,7 +50,7 @@ static uint64_t dest_hash(const cli_dest *k)
     memcpy(&w1, k->addr + 8, 8);
     uint64_t small = (uint64_t)k->ip_version << 24 | (uint64_t)k->proto << 16 | k->port;
     /* service is interned: its pointer identifies it */
-    return mix64(w0 ^ mix64(w1 ^ mix64(small ^ (uint64_t)(uintptr_t)k->service)));
+    return tt__mix64(w0 ^ tt__mix64(w1 ^ tt__mix64(small ^ (uint64_t)(uintptr_t)k->service)));
 }
 
 static bool dest_same(const cli_dest *a, const cli_dest *b)
