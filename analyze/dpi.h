@@ -52,7 +52,4 @@ bool tt__dpi_one_way(const uint16_t proto[2]);
 /* True when the flow is DNS (its own reply deadline). */
 bool tt__dpi_is_dns(const uint16_t proto[2]);
 
-/* Service class used by regression comparisons: 0 other, 1 DNS, 2 QUIC, 3 NTP, 4 STUN. */
-int tt__dpi_service_class(const uint16_t proto[2]);
-
 #endif

@@ -367,23 +367,3 @@ bool tt__dpi_is_dns(const uint16_t proto[2])
 {
     return proto[0] == NDPI_PROTOCOL_DNS || proto[1] == NDPI_PROTOCOL_DNS;
 }
-
-int tt__dpi_service_class(const uint16_t proto[2])
-{
-    uint16_t ids[2] = {proto[0], proto[1]};
-    for (int i = 0; i < 2; i++) {
-        switch (ids[i]) {
-        case NDPI_PROTOCOL_DNS:
-            return 1;
-        case NDPI_PROTOCOL_QUIC:
-            return 2;
-        case NDPI_PROTOCOL_NTP:
-            return 3;
-        case NDPI_PROTOCOL_STUN:
-            return 4;
-        default:
-            break;
-        }
-    }
-    return 0;
-}
