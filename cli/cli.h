@@ -130,8 +130,10 @@ typedef struct cli_summary {
     uint64_t failed, uncertain_total;                  /* certain / uncertain failures */
     uint64_t unc_why[8];                               /* by TT_UNC_* bit number */
     uint64_t late_replies;
-    cli_dest *dest; /* open addressing over the group key; flows == 0: empty */
+    cli_dest *dest; /* the groups, dense, in order of first record */
     size_t dest_cap, dest_used;
+    uint64_t *slot;  /* open addressing: hash high bits << 32 | group index + 1; 0 empty */
+    size_t slot_cap; /* a power of two, at least twice dest_used */
     cli_strtab strings;
     bool oom; /* a group could not be added: destinations incomplete */
 } cli_summary;
@@ -161,9 +163,12 @@ void cli_summary_add(cli_summary *s, const tt_conn *c);
 cli_judgement cli_summary_judge(const cli_summary *s, char *buf, size_t len);
 /* The failing destinations of s, ranked: most certain failures first, then
  * uncertain ones, then flows. A group is listed when it has a certain
- * failure or, with with_uncertain, an uncertain one. *rows is malloc'd (the
- * caller frees it; NULL when *n is 0). Returns 0 or TT_ENOMEM. */
-int cli_summary_failing(const cli_summary *s, bool with_uncertain, cli_dest_row **rows, size_t *n);
+ * failure or, with with_uncertain, an uncertain one. *n is how many rows
+ * there are; the first min(*n, top) of *rows are the best-ranked, in order
+ * (the rest are not). *rows is malloc'd (the caller frees it; NULL when *n
+ * is 0). Returns 0 or TT_ENOMEM. */
+int cli_summary_failing(const cli_summary *s, bool with_uncertain, size_t top, cli_dest_row **rows,
+                        size_t *n);
 /* Writes the whole summary; st may be NULL (no capture line). */
 void cli_summary_print(const cli_summary *s, const cli_summary_source *src,
                        const tt_analyzer_stats *st, FILE *out);

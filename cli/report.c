@@ -942,7 +942,7 @@ static int write_destinations(FILE *f, const cli_summary *s)
     fputs("<section><h2>Top failing destinations</h2>\n", f);
     cli_dest_row *rows = NULL;
     size_t n = 0;
-    if (s && cli_summary_failing(s, true, &rows, &n) < 0)
+    if (s && cli_summary_failing(s, true, CLI_REPORT_TOP_DESTINATIONS, &rows, &n) < 0)
         return TT_ENOMEM;
     if (!n) {
         fputs("<p class=\"none\">No destination had a failed flow.</p></section>\n", f);

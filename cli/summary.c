@@ -35,6 +35,7 @@ void cli_summary_init(cli_summary *s)
 void cli_summary_free(cli_summary *s)
 {
     free(s->dest);
+    free(s->slot);
     cli_strtab_free(&s->strings);
     memset(s, 0, sizeof *s);
 }
@@ -59,23 +60,31 @@ static bool dest_same(const cli_dest *a, const cli_dest *b)
            a->service == b->service && memcmp(a->addr, b->addr, 16) == 0;
 }
 
+/* Grows the groups and rebuilds the index at twice the room. The index is
+ * 8 bytes a slot so a probe that misses (most records of a scan, once the
+ * groups are full) touches no group: the groups of a million-target scan are
+ * 7.5 MiB, their index 1 MiB. */
 static int dest_grow(cli_summary *s)
 {
-    size_t cap = s->dest_cap ? s->dest_cap * 2 : 256;
-    cli_dest *d = calloc(cap, sizeof *d);
+    size_t cap = s->dest_cap ? s->dest_cap * 2 : 128;
+    cli_dest *d = realloc(s->dest, cap * sizeof *d);
     if (!d)
         return TT_ENOMEM;
-    for (size_t i = 0; i < s->dest_cap; i++) {
-        if (!s->dest[i].flows)
-            continue;
-        size_t j = (size_t)dest_hash(&s->dest[i]) & (cap - 1);
-        while (d[j].flows)
-            j = (j + 1) & (cap - 1);
-        d[j] = s->dest[i];
-    }
-    free(s->dest);
     s->dest = d;
+    uint64_t *slot = calloc(cap * 2, sizeof *slot);
+    if (!slot)
+        return TT_ENOMEM; /* dest_cap unchanged: the old index stays right */
     s->dest_cap = cap;
+    for (size_t i = 0; i < s->dest_used; i++) {
+        uint64_t h = dest_hash(&d[i]);
+        size_t j = (size_t)h & (cap * 2 - 1);
+        while (slot[j])
+            j = (j + 1) & (cap * 2 - 1);
+        slot[j] = (h >> 32) << 32 | (i + 1);
+    }
+    free(s->slot);
+    s->slot = slot;
+    s->slot_cap = cap * 2;
     return 0;
 }
 
@@ -83,22 +92,26 @@ static int dest_grow(cli_summary *s)
 static cli_dest *dest_find(cli_summary *s, const cli_dest *key, bool *fresh)
 {
     *fresh = false;
-    if (s->dest_used < CLI_SUMMARY_MAX_DESTS && (s->dest_used + 1) * 2 > s->dest_cap &&
-        dest_grow(s) < 0)
+    if (s->dest_used < CLI_SUMMARY_MAX_DESTS && s->dest_used == s->dest_cap && dest_grow(s) < 0)
         return NULL;
-    size_t j = (size_t)dest_hash(key) & (s->dest_cap - 1);
-    for (; s->dest[j].flows; j = (j + 1) & (s->dest_cap - 1)) {
-        if (dest_same(&s->dest[j], key))
-            return &s->dest[j];
+    uint64_t h = dest_hash(key);
+    uint64_t tag = (h >> 32) << 32;
+    size_t j = (size_t)h & (s->slot_cap - 1);
+    for (; s->slot[j]; j = (j + 1) & (s->slot_cap - 1)) {
+        if ((s->slot[j] & ~0xffffffffull) != tag)
+            continue;
+        cli_dest *d = &s->dest[(uint32_t)s->slot[j] - 1];
+        if (dest_same(d, key))
+            return d;
     }
     /* Bounded: a flood to a million targets must not grow the summary
      * without end; such groups are left out and the listing says so. */
     if (s->dest_used >= CLI_SUMMARY_MAX_DESTS)
         return NULL;
-    s->dest[j] = *key;
-    s->dest_used++;
+    s->dest[s->dest_used] = *key;
+    s->slot[j] = tag | (s->dest_used + 1);
     *fresh = true;
-    return &s->dest[j];
+    return &s->dest[s->dest_used++];
 }
 
 void cli_summary_add(cli_summary *s, const tt_conn *c)
@@ -326,11 +339,27 @@ static void print_class(FILE *out, const cli_summary *s, int pc)
 /* Above this many failing ports on one host and protocol, they share a row. */
 #define ROLLUP_PORTS 5
 
+/* Addresses as two big-endian words: the byte order memcmp gives, without
+ * the call (the sorts below compare up to a million pairs). */
+static int cmp_addr(const uint8_t *a, const uint8_t *b)
+{
+    uint64_t a0, a1, b0, b1;
+    memcpy(&a0, a, 8);
+    memcpy(&b0, b, 8);
+    if (a0 != b0)
+        return __builtin_bswap64(a0) < __builtin_bswap64(b0) ? -1 : 1;
+    memcpy(&a1, a + 8, 8);
+    memcpy(&b1, b + 8, 8);
+    if (a1 != b1)
+        return __builtin_bswap64(a1) < __builtin_bswap64(b1) ? -1 : 1;
+    return 0;
+}
+
 static int same_host(const cli_dest *a, const cli_dest *b)
 {
     if (a->ip_version != b->ip_version)
         return a->ip_version < b->ip_version ? -1 : 1;
-    int c = memcmp(a->addr, b->addr, 16);
+    int c = cmp_addr(a->addr, b->addr);
     if (c)
         return c;
     return a->proto == b->proto ? 0 : a->proto < b->proto ? -1 : 1;
@@ -338,9 +367,9 @@ static int same_host(const cli_dest *a, const cli_dest *b)
 
 static int by_host(const void *pa, const void *pb)
 {
-    const cli_dest_row *a = pa, *b = pb;
-    int c = same_host(&a->d, &b->d);
-    return c ? c : a->d.port == b->d.port ? 0 : a->d.port < b->d.port ? -1 : 1;
+    const cli_dest *a = *(const cli_dest *const *)pa, *b = *(const cli_dest *const *)pb;
+    int c = same_host(a, b);
+    return c ? c : a->port == b->port ? 0 : a->port < b->port ? -1 : 1;
 }
 
 static int dest_rank(const void *pa, const void *pb)
@@ -361,32 +390,78 @@ static int dest_rank(const void *pa, const void *pb)
     return strcmp(a->service ? a->service : "", b->service ? b->service : "");
 }
 
-/* Rolls runs of more than ROLLUP_PORTS rows of one host and protocol (rows
- * sorted by host, then port) into one row counting every flow to that host and
- * protocol. Returns the new row count. */
-static size_t rollup(const cli_summary *s, cli_dest_row *rows, size_t n)
+/* Max-heap by rank (the worst-ranked row at 0) of the n rows from 0. */
+static void sift_down(cli_dest_row *rows, size_t n, size_t i)
 {
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && dest_rank(&rows[l], &rows[m]) > 0)
+            m = l;
+        if (r < n && dest_rank(&rows[r], &rows[m]) > 0)
+            m = r;
+        if (m == i)
+            return;
+        cli_dest_row t = rows[i];
+        rows[i] = rows[m];
+        rows[m] = t;
+        i = m;
+    }
+}
+
+static bool failing(const cli_dest *d, bool with_uncertain)
+{
+    return d->failed || (with_uncertain && d->uncertain);
+}
+
+/* Every group sorted by host, then port; then each host and protocol's run
+ * gives its failing groups as rows, or, when more than ROLLUP_PORTS of them
+ * fail, one row counting every group of the run. Linear after the sort, so a
+ * scan of many hosts costs no pass over all groups per host. */
+int cli_summary_failing(const cli_summary *s, bool with_uncertain, size_t top,
+                        cli_dest_row **rows_out, size_t *n_out)
+{
+    *rows_out = NULL;
+    *n_out = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < s->dest_used; i++)
+        n += failing(&s->dest[i], with_uncertain);
+    if (!n)
+        return 0;
+    const cli_dest **all = malloc(s->dest_used * sizeof *all);
+    cli_dest_row *rows = malloc(n * sizeof *rows);
+    if (!all || !rows) {
+        free(all);
+        free(rows);
+        return TT_ENOMEM;
+    }
+    for (size_t i = 0; i < s->dest_used; i++)
+        all[i] = &s->dest[i];
+    qsort(all, s->dest_used, sizeof *all, by_host);
     size_t out = 0;
-    for (size_t i = 0; i < n;) {
-        size_t j = i + 1;
-        while (j < n && same_host(&rows[i].d, &rows[j].d) == 0)
-            j++;
-        if (j - i <= ROLLUP_PORTS) {
-            while (i < j)
-                rows[out++] = rows[i++];
+    for (size_t i = 0, j; i < s->dest_used; i = j) {
+        size_t fails = 0, ports = 0;
+        const cli_dest *prev = NULL;
+        for (j = i; j < s->dest_used && same_host(all[i], all[j]) == 0; j++) {
+            if (!failing(all[j], with_uncertain))
+                continue;
+            fails++;
+            ports += !prev || prev->port != all[j]->port; /* one port, several services */
+            prev = all[j];
+        }
+        if (fails <= ROLLUP_PORTS) {
+            for (size_t k = i; k < j; k++) {
+                if (failing(all[k], with_uncertain))
+                    rows[out++] = (cli_dest_row){.d = *all[k]};
+            }
             continue;
         }
-        cli_dest_row r = {.d = rows[i].d, .ports = 1};
-        for (size_t k = i + 1; k < j; k++)
-            r.ports += rows[k].d.port != rows[k - 1].d.port; /* one port, several services */
+        cli_dest_row r = {.d = *all[i], .ports = ports};
         r.d.port = 0;
         r.d.service = NULL;
         r.d.flows = r.d.failed = r.d.uncertain = 0;
         memset(r.d.by_verdict, 0, sizeof r.d.by_verdict);
-        for (size_t k = 0; k < s->dest_cap; k++) {
-            const cli_dest *d = &s->dest[k];
-            if (!d->flows || same_host(d, &r.d) != 0)
-                continue;
+        for (size_t k = i; k < j; k++) {
+            const cli_dest *d = all[k];
             r.d.flows += d->flows;
             r.d.failed += d->failed;
             r.d.uncertain += d->uncertain;
@@ -394,37 +469,23 @@ static size_t rollup(const cli_summary *s, cli_dest_row *rows, size_t n)
                 r.d.by_verdict[v] += d->by_verdict[v];
         }
         rows[out++] = r;
-        i = j;
     }
-    return out;
-}
-
-int cli_summary_failing(const cli_summary *s, bool with_uncertain, cli_dest_row **rows_out,
-                        size_t *n_out)
-{
-    *rows_out = NULL;
-    *n_out = 0;
-    size_t n = 0;
-    for (size_t i = 0; i < s->dest_cap; i++) {
-        const cli_dest *d = &s->dest[i];
-        n += d->flows && (d->failed || (with_uncertain && d->uncertain));
+    free(all);
+    if (out > top) {
+        /* Only the first `top` are listed: keep them in a heap whose root is
+         * the worst kept, instead of ranking every row. */
+        for (size_t i = top / 2; i-- > 0;)
+            sift_down(rows, top, i);
+        for (size_t i = top; i < out; i++) {
+            if (top && dest_rank(&rows[i], &rows[0]) < 0) {
+                rows[0] = rows[i];
+                sift_down(rows, top, 0);
+            }
+        }
     }
-    if (!n)
-        return 0;
-    cli_dest_row *rows = malloc(n * sizeof *rows);
-    if (!rows)
-        return TT_ENOMEM;
-    size_t k = 0;
-    for (size_t i = 0; i < s->dest_cap; i++) {
-        const cli_dest *d = &s->dest[i];
-        if (d->flows && (d->failed || (with_uncertain && d->uncertain)))
-            rows[k++] = (cli_dest_row){.d = *d};
-    }
-    qsort(rows, n, sizeof *rows, by_host);
-    n = rollup(s, rows, n);
-    qsort(rows, n, sizeof *rows, dest_rank);
+    qsort(rows, out < top ? out : top, sizeof *rows, dest_rank);
     *rows_out = rows;
-    *n_out = n;
+    *n_out = out;
     return 0;
 }
 
@@ -432,7 +493,7 @@ static void print_destinations(FILE *out, const cli_summary *s)
 {
     cli_dest_row *rows;
     size_t n;
-    if (cli_summary_failing(s, false, &rows, &n) < 0) {
+    if (cli_summary_failing(s, false, TOP_DESTINATIONS, &rows, &n) < 0) {
         fprintf(out, "failing destinations: out of memory listing them\n");
         return;
     }

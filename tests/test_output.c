@@ -510,6 +510,91 @@ Test(summary, many_failing_ports_of_one_host_share_a_line)
     cli_summary_free(&s);
 }
 
+/* A scan at scale: 3 000 hosts, each failing on 7 ports with one working,
+ * grows the groups well past their first size; then, with the groups full,
+ * a flow to a known group is still counted and a new group is left out and
+ * said so. */
+Test(summary, a_scan_of_many_hosts_rolls_each_up_and_the_groups_stay_bounded)
+{
+    cli_summary s;
+    cli_summary_init(&s);
+    char addr[32];
+    for (int h = 0; h < 3000; h++) {
+        snprintf(addr, sizeof addr, "10.%d.%d.1", 100 + h / 250, h % 250);
+        for (uint16_t port = 1; port <= 8; port++) {
+            tt_conn c = make_conn(6, "10.0.0.1", 40000, addr, port,
+                                  port <= 7 ? TT_VERDICT_SYN_UNANSWERED : TT_VERDICT_CLOSED,
+                                  port <= 7 ? TT_CERTAIN : TT_CERTAINTY_NONE);
+            cli_summary_add(&s, &c);
+        }
+    }
+    /* a sixth of the hosts get a second failing flow on port 3 */
+    for (int h = 0; h < 3000; h += 6) {
+        snprintf(addr, sizeof addr, "10.%d.%d.1", 100 + h / 250, h % 250);
+        tt_conn c = make_conn(6, "10.0.0.1", 40001, addr, 3, TT_VERDICT_SYN_UNANSWERED, TT_CERTAIN);
+        cli_summary_add(&s, &c);
+    }
+    cr_assert_eq(s.dest_used, 24000);
+    cr_assert_not(s.oom);
+    cli_dest_row *rows;
+    size_t n;
+    cr_assert_eq(cli_summary_failing(&s, false, SIZE_MAX, &rows, &n), 0);
+    cr_assert_eq(n, 3000, "one row per host: %zu", n);
+    /* the first 600 chosen without ranking all: the same rows as ranking all */
+    cli_dest_row *top;
+    size_t ntop;
+    cr_assert_eq(cli_summary_failing(&s, false, 600, &top, &ntop), 0);
+    cr_assert_eq(ntop, 3000);
+    for (size_t i = 0; i < 600; i++) {
+        cr_assert_eq(memcmp(top[i].d.addr, rows[i].d.addr, 16), 0, "row %zu", i);
+        cr_assert_eq(top[i].d.failed, rows[i].d.failed);
+        cr_assert_eq(top[i].d.flows, rows[i].d.flows);
+        cr_assert_eq(top[i].ports, rows[i].ports);
+    }
+    free(top);
+    for (size_t i = 0; i < n; i++) {
+        bool twice = i < 500; /* ranked first: 8 failures */
+        cr_assert_eq(rows[i].ports, 7);
+        cr_assert_eq(rows[i].d.port, 0);
+        cr_assert_eq(rows[i].d.failed, twice ? 8u : 7u, "row %zu", i);
+        cr_assert_eq(rows[i].d.flows, twice ? 9u : 8u, "row %zu", i);
+        cr_assert_eq(rows[i].d.by_verdict[TT_VERDICT_SYN_UNANSWERED], twice ? 8u : 7u);
+    }
+    /* ties rank by address: 10.100.0.1 (host 0) first */
+    char first[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, rows[0].d.addr, first, sizeof first);
+    cr_assert_str_eq(first, "10.100.0.1");
+    free(rows);
+
+    /* fill the groups up to their bound, then one more group and one more flow to a known one */
+    for (unsigned i = 0; s.dest_used < CLI_SUMMARY_MAX_DESTS; i++) {
+        snprintf(addr, sizeof addr, "172.16.%u.%u", i / 250, i % 250 + 1);
+        tt_conn c =
+            make_conn(17, "10.0.0.1", 40000, addr, 53, TT_VERDICT_ANSWERED, TT_CERTAINTY_NONE);
+        cli_summary_add(&s, &c);
+    }
+    cr_assert_not(s.oom);
+    tt_conn c =
+        make_conn(6, "10.0.0.1", 40002, "10.100.0.1", 3, TT_VERDICT_SYN_UNANSWERED, TT_CERTAIN);
+    cli_summary_add(&s, &c);
+    cr_assert_not(s.oom, "a known group is found when the groups are full");
+    c = make_conn(17, "10.0.0.1", 40000, "198.51.100.1", 53, TT_VERDICT_UNANSWERED, TT_CERTAIN);
+    cli_summary_add(&s, &c);
+    cr_assert(s.oom, "a new group past the bound is left out, and that is recorded");
+    cr_assert_eq(s.dest_used, CLI_SUMMARY_MAX_DESTS);
+    cr_assert_eq(cli_summary_failing(&s, false, 1, &rows, &n), 0);
+    cr_assert_eq(n, 3000);
+    cr_assert_eq(rows[0].d.failed, 9u, "10.100.0.1 has its third port-3 failure");
+    free(rows);
+    char *text = summary_text(&s);
+    cr_assert_not_null(strstr(text, "  10.100.0.1   tcp/* (7 ports)  syn_unanswered 9 of 10\n"),
+                       "%s", text);
+    cr_assert_not_null(strstr(text, "  ... and 2990 more destinations with failures\n"), "%s",
+                       text);
+    free(text);
+    cli_summary_free(&s);
+}
+
 Test(summary, top_list_stops_at_ten_groups)
 {
     cli_summary s;

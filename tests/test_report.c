@@ -315,7 +315,7 @@ Test(report, failing_destinations_agree_with_the_summary)
 
     cli_dest_row *rows;
     size_t nrows;
-    cr_assert_eq(cli_summary_failing(&x->sum, true, &rows, &nrows), 0);
+    cr_assert_eq(cli_summary_failing(&x->sum, true, 10, &rows, &nrows), 0);
     cr_assert_eq(nrows, 3, "%zu rows", nrows); /* tcp (rolled up), udp/53, udp/5353 */
     cr_assert_eq(rows[0].ports, 8);
     cr_assert_eq(rows[0].d.failed, 16);
@@ -326,7 +326,7 @@ Test(report, failing_destinations_agree_with_the_summary)
     cr_assert_eq(rows[2].d.failed, 0);
     cr_assert_eq(rows[2].d.uncertain, 1);
     free(rows);
-    cr_assert_eq(cli_summary_failing(&x->sum, false, &rows, &nrows), 0);
+    cr_assert_eq(cli_summary_failing(&x->sum, false, 10, &rows, &nrows), 0);
     cr_assert_eq(nrows, 2, "%zu rows without uncertain-only groups", nrows);
     free(rows);
 
