@@ -21,10 +21,11 @@
  *           load(cw.sleeping) -> wake?  PW2    '------- store(tail, cursor) release   C2
  *                                                       light fence (lossless)        CW1
  *                                                       load(pw.sleeping) -> wake?    CW2
+ *                                                         (when room >= the bytes it wants)
  *
  *  consumer sleep (tt_ring_wait_sc)              lossless producer sleep (reserve)
  *     seq = load(cw.seq) (acquire)       K2         seq = load(pw.seq) (acquire)       K2
- *     store(cw.sleeping, 1)              CS1        store(pw.sleeping, 1)              PS1
+ *     store(cw.sleeping, 1)              CS1        store(pw.sleeping, want)           PS1
  *     heavy fence                        CS2        heavy fence                        PS2
  *     re-check head (C1), kick, closed   CS3        re-check tail (P2), closed         PS3
  *     futex_wait(cw.seq, seq)                       futex_wait(pw.seq, seq)
@@ -81,6 +82,11 @@ _Static_assert(sizeof(struct tt_ring) % TT_RING_ALIGN == 0, "buffer starts align
 
 /* Iterations of cpu_relax() before a waiting side sleeps (tens of us). */
 #define SPIN_LIMIT 2048u
+/* A lossless producer spins much less (a microsecond or two): a full ring
+ * means the consumer is the slower side, and spinning until it releases its
+ * next burst burned a whole core in replay (70 % of the reader's time) for
+ * nothing. It then sleeps until half the ring is free (see wait_for_room). */
+#define PRODUCER_SPIN_LIMIT 64u
 
 #define REC_HDR ((uint32_t)sizeof(tt_ring_rec))
 
@@ -370,12 +376,18 @@ static void publish(tt_ring *r)
 }
 
 /* Lossless mode: wait until `need` bytes are free. Returns 0, or TT_EFULL
- * once the ring is closed. */
+ * once the ring is closed. A sleeping producer asks to be woken only once
+ * half the ring (or `need`, if more) is free: waking at every release would
+ * cost a system call on each side per burst the consumer releases, and the
+ * half left queued keeps the consumer busy while the producer wakes. The
+ * consumer always reaches that room: it releases everything it has read
+ * before it waits for more. */
 static int wait_for_room(tt_ring *r, uint32_t head, uint32_t need)
 {
     if (r->p.pos != r->p.published)
         publish(r); /* the consumer cannot free room it cannot see */
-    for (unsigned i = 0; i < SPIN_LIMIT; i++) {
+    uint32_t want = r->cfg.capacity / 2 > need ? r->cfg.capacity / 2 : need;
+    for (unsigned i = 0; i < PRODUCER_SPIN_LIMIT; i++) {
         cpu_relax();
         /* P2: acquire, partner C2. */
         r->p.tail_cache = atomic_load_explicit(&r->tail.pos, memory_order_acquire);
@@ -389,15 +401,23 @@ static int wait_for_room(tt_ring *r, uint32_t head, uint32_t need)
     for (;;) {
         /* K2: acquire, partner K1. */
         uint32_t seq = atomic_load_explicit(&r->pw.seq, memory_order_acquire);
-        /* PS1: announce; partner CW2 reads it after the consumer's tail store. */
-        atomic_store_explicit(&r->pw.sleeping, 1, memory_order_relaxed);
+        /* PS1: announce, with the room wanted (nonzero: 0 < need <= want);
+         * partner CW2 reads it after the consumer's tail store. One word, so
+         * the consumer never sees the announcement without its size. */
+        atomic_store_explicit(&r->pw.sleeping, want, memory_order_relaxed);
         heavy_fence(r); /* PS2, partner CW1 */
         /* PS3 = P2: acquire, partner C2. */
         r->p.tail_cache = atomic_load_explicit(&r->tail.pos, memory_order_acquire);
-        int done = room(r, head) >= need ? 0 : 1;
+        /* Sleep unless `want` is free, even with `need` free: returning then
+         * would fill the ring again within microseconds and announce again,
+         * each time with a membarrier() that interrupts the consumer. The
+         * records that fill it are the consumer's to release, and it wakes
+         * us when it has released enough (or all). */
+        uint32_t free_now = room(r, head);
+        int done = free_now >= want ? 0 : 1;
         /* K0 (close) is ordered by K1 -> K2 above or seen after futex_wait. */
         if (done != 0 && atomic_load_explicit(&r->cw.closed, memory_order_acquire))
-            done = TT_EFULL;
+            done = free_now >= need ? 0 : TT_EFULL;
         if (done != 1) {
             atomic_store_explicit(&r->pw.sleeping, 0, memory_order_relaxed);
             return done;
@@ -405,6 +425,11 @@ static int wait_for_room(tt_ring *r, uint32_t head, uint32_t need)
         bump(&r->p.sleeps);
         word_wait(&r->pw.seq, seq, NULL);
         atomic_store_explicit(&r->pw.sleeping, 0, memory_order_relaxed);
+        /* Woken (or spuriously): room first, without announcing again and
+         * its heavy fence; the loop announces before any further sleep. */
+        r->p.tail_cache = atomic_load_explicit(&r->tail.pos, memory_order_acquire); /* P2 */
+        if (room(r, head) >= need)
+            return 0;
     }
 }
 
@@ -583,7 +608,15 @@ void tt_ring_release_sc(tt_ring *r)
     if (r->cfg.flags & TT_RING_LOSSLESS) {
         light_fence(r); /* CW1, partner PS2 */
         /* CW2: relaxed, partner PS1. */
-        if (atomic_load_explicit(&r->pw.sleeping, memory_order_relaxed))
+        uint32_t want = atomic_load_explicit(&r->pw.sleeping, memory_order_relaxed);
+        /* The room it waits for, from the head it published before sleeping
+         * (head_cache may be far older: waking on it woke the producer for a
+         * few records at a time). Relaxed: a stale head only over-estimates
+         * the room, and an early wake is re-checked; once the consumer has
+         * read all there is, the room is the whole ring. */
+        if (want && r->cfg.capacity - (atomic_load_explicit(&r->head.pos, memory_order_relaxed) -
+                                       c->cursor) >=
+                        want)
             wake(&r->pw);
     }
 }

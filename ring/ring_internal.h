@@ -68,7 +68,8 @@ struct tt__ring_cons {
  * side's per-operation load of `sleeping` hits its own cache. */
 struct tt__ring_wake {
     _Atomic uint32_t seq;      /* futex word: bumped by every wake */
-    _Atomic uint32_t sleeping; /* 1: this side announced it may sleep */
+    _Atomic uint32_t sleeping; /* nonzero: this side announced it may sleep (a
+                                  lossless producer: the room it waits for) */
     _Atomic uint32_t kick;     /* consumer only: tt_ring_wake_consumer pending */
     _Atomic uint32_t closed;   /* consumer block only: tt_ring_close was called */
 };

@@ -849,10 +849,22 @@ Test(ring, lossless_producer_blocks_until_the_consumer_frees_room)
         tt_ring_stats_get(r, &st);
         cr_expect_geq(st.producer_sleeps, 1, "producer never slept");
         cr_expect_eq(st.dropped_full, 0);
-        const tt_ring_rec *rec;
-        cr_assert_eq(tt_ring_peek_burst_sc(r, &rec, 1), 1);
+        /* It sleeps until half the ring is free: one record is not enough */
+        const tt_ring_rec *recs[64];
+        cr_assert_eq(tt_ring_peek_burst_sc(r, recs, 1), 1);
         tt_ring_release_sc(r);
+        sleep_ms(50);
+        cr_expect_not(atomic_load(&b.done), "woken before half the ring was free");
+        unsigned got = 1;
+        while (!atomic_load(&b.done) && got < n) {
+            cr_assert_eq(tt_ring_peek_burst_sc(r, recs, 1), 1);
+            tt_ring_release_sc(r);
+            got++;
+            sleep_ms(2);
+        }
         cr_assert(submit_done(&b, 5000), "release did not wake the producer");
+        size_t free_at_wake = 4096 - (size_t)(n - got) * rec_size_for_test(200);
+        cr_expect_geq(free_at_wake, 2048, "woken with %zu bytes free, wanted half", free_at_wake);
         cr_expect_eq(atomic_load(&b.rc), 0);
         pthread_join(t, NULL);
         tt_ring_stats_get(r, &st);
