@@ -119,7 +119,7 @@ typedef struct cli_dest_row {
     size_t ports; /* 0: one group; else the failing ports rolled into this row */
 } cli_dest_row;
 
-/* Destination groups kept at most (about 100 bytes each). */
+/* Destination groups kept at most (136 bytes each with their index slots). */
 #define CLI_SUMMARY_MAX_DESTS 65536u
 
 typedef struct cli_summary {

@@ -614,10 +614,11 @@ void tt_ring_release_sc(tt_ring *r)
          * few records at a time). Relaxed: a stale head only over-estimates
          * the room, and an early wake is re-checked; once the consumer has
          * read all there is, the room is the whole ring. */
-        if (want && r->cfg.capacity - (atomic_load_explicit(&r->head.pos, memory_order_relaxed) -
-                                       c->cursor) >=
-                        want)
-            wake(&r->pw);
+        if (want) {
+            uint32_t head = atomic_load_explicit(&r->head.pos, memory_order_relaxed);
+            if (r->cfg.capacity - (head - c->cursor) >= want)
+                wake(&r->pw);
+        }
     }
 }
 
