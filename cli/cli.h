@@ -164,9 +164,9 @@ cli_judgement cli_summary_judge(const cli_summary *s, char *buf, size_t len);
 /* The failing destinations of s, ranked: most certain failures first, then
  * uncertain ones, then flows. A group is listed when it has a certain
  * failure or, with with_uncertain, an uncertain one. *n is how many rows
- * there are; the first min(*n, top) of *rows are the best-ranked, in order
- * (the rest are not). *rows is malloc'd (the caller frees it; NULL when *n
- * is 0). Returns 0 or TT_ENOMEM. */
+ * there are; *rows holds the best-ranked min(*n, top) of them, in order.
+ * *rows is malloc'd (the caller frees it; NULL when *n or top is 0).
+ * Returns 0 or TT_ENOMEM. */
 int cli_summary_failing(const cli_summary *s, bool with_uncertain, size_t top, cli_dest_row **rows,
                         size_t *n);
 /* Writes the whole summary; st may be NULL (no capture line). */

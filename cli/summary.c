@@ -60,31 +60,34 @@ static bool dest_same(const cli_dest *a, const cli_dest *b)
            a->service == b->service && memcmp(a->addr, b->addr, 16) == 0;
 }
 
-/* Grows the groups and rebuilds the index at twice the room. The index is
- * 8 bytes a slot so a probe that misses (most records of a scan, once the
- * groups are full) touches no group: the groups of a million-target scan are
- * 7.5 MiB, their index 1 MiB. */
+/* The groups are allocated at their bound at once (7.5 MiB of address
+ * space), their pages touched only as groups are appended: they never move.
+ * Their index grows with them, at most half full: 8 bytes a slot, so a probe
+ * that misses (most records of a scan, once the groups are full) touches no
+ * group, but hashed, so it touches its pages at random: at its bound from
+ * the start, it made every capture with a few hundred groups pay its 1 MiB. */
 static int dest_grow(cli_summary *s)
 {
-    size_t cap = s->dest_cap ? s->dest_cap * 2 : 128;
-    cli_dest *d = realloc(s->dest, cap * sizeof *d);
-    if (!d)
-        return TT_ENOMEM;
-    s->dest = d;
-    uint64_t *slot = calloc(cap * 2, sizeof *slot);
+    if (!s->dest) {
+        s->dest = malloc(CLI_SUMMARY_MAX_DESTS * sizeof *s->dest);
+        if (!s->dest)
+            return TT_ENOMEM;
+        s->dest_cap = CLI_SUMMARY_MAX_DESTS;
+    }
+    size_t cap = s->slot_cap ? s->slot_cap * 2 : 256;
+    uint64_t *slot = calloc(cap, sizeof *slot);
     if (!slot)
-        return TT_ENOMEM; /* dest_cap unchanged: the old index stays right */
-    s->dest_cap = cap;
+        return TT_ENOMEM;
     for (size_t i = 0; i < s->dest_used; i++) {
-        uint64_t h = dest_hash(&d[i]);
-        size_t j = (size_t)h & (cap * 2 - 1);
+        uint64_t h = dest_hash(&s->dest[i]);
+        size_t j = (size_t)h & (cap - 1);
         while (slot[j])
-            j = (j + 1) & (cap * 2 - 1);
+            j = (j + 1) & (cap - 1);
         slot[j] = (h >> 32) << 32 | (i + 1);
     }
     free(s->slot);
     s->slot = slot;
-    s->slot_cap = cap * 2;
+    s->slot_cap = cap;
     return 0;
 }
 
@@ -92,7 +95,8 @@ static int dest_grow(cli_summary *s)
 static cli_dest *dest_find(cli_summary *s, const cli_dest *key, bool *fresh)
 {
     *fresh = false;
-    if (s->dest_used < CLI_SUMMARY_MAX_DESTS && s->dest_used == s->dest_cap && dest_grow(s) < 0)
+    if (s->dest_used < CLI_SUMMARY_MAX_DESTS && (s->dest_used + 1) * 2 > s->slot_cap &&
+        dest_grow(s) < 0)
         return NULL;
     uint64_t h = dest_hash(key);
     uint64_t tag = (h >> 32) << 32;
@@ -417,6 +421,28 @@ static bool failing(const cli_dest *d, bool with_uncertain)
  * gives its failing groups as rows, or, when more than ROLLUP_PORTS of them
  * fail, one row counting every group of the run. Linear after the sort, so a
  * scan of many hosts costs no pass over all groups per host. */
+/* The rows listed: the best `top` of those offered (a max-heap by rank, the
+ * worst kept at 0, once full), and how many were offered. */
+typedef struct ranked {
+    cli_dest_row *rows;
+    size_t kept, top, total;
+} ranked;
+
+static void offer(ranked *k, const cli_dest_row *r)
+{
+    k->total++;
+    if (k->kept < k->top) {
+        k->rows[k->kept++] = *r;
+        if (k->kept == k->top) {
+            for (size_t i = k->top / 2; i-- > 0;)
+                sift_down(k->rows, k->top, i);
+        }
+    } else if (k->top && dest_rank(r, &k->rows[0]) < 0) {
+        k->rows[0] = *r;
+        sift_down(k->rows, k->top, 0);
+    }
+}
+
 int cli_summary_failing(const cli_summary *s, bool with_uncertain, size_t top,
                         cli_dest_row **rows_out, size_t *n_out)
 {
@@ -427,17 +453,19 @@ int cli_summary_failing(const cli_summary *s, bool with_uncertain, size_t top,
         n += failing(&s->dest[i], with_uncertain);
     if (!n)
         return 0;
+    /* Only the rows listed are kept: all of them were 8 MiB for a scan's
+     * 65 536 groups, of which the summary prints 10. */
+    ranked k = {.top = n < top ? n : top};
     const cli_dest **all = malloc(s->dest_used * sizeof *all);
-    cli_dest_row *rows = malloc(n * sizeof *rows);
-    if (!all || !rows) {
+    k.rows = k.top ? malloc(k.top * sizeof *k.rows) : NULL;
+    if (!all || (k.top && !k.rows)) {
         free(all);
-        free(rows);
+        free(k.rows);
         return TT_ENOMEM;
     }
     for (size_t i = 0; i < s->dest_used; i++)
         all[i] = &s->dest[i];
     qsort(all, s->dest_used, sizeof *all, by_host);
-    size_t out = 0;
     for (size_t i = 0, j; i < s->dest_used; i = j) {
         size_t fails = 0, ports = 0;
         const cli_dest *prev = NULL;
@@ -449,9 +477,9 @@ int cli_summary_failing(const cli_summary *s, bool with_uncertain, size_t top,
             prev = all[j];
         }
         if (fails <= ROLLUP_PORTS) {
-            for (size_t k = i; k < j; k++) {
-                if (failing(all[k], with_uncertain))
-                    rows[out++] = (cli_dest_row){.d = *all[k]};
+            for (size_t m = i; m < j; m++) {
+                if (failing(all[m], with_uncertain))
+                    offer(&k, &(cli_dest_row){.d = *all[m]});
             }
             continue;
         }
@@ -460,32 +488,21 @@ int cli_summary_failing(const cli_summary *s, bool with_uncertain, size_t top,
         r.d.service = NULL;
         r.d.flows = r.d.failed = r.d.uncertain = 0;
         memset(r.d.by_verdict, 0, sizeof r.d.by_verdict);
-        for (size_t k = i; k < j; k++) {
-            const cli_dest *d = all[k];
+        for (size_t m = i; m < j; m++) {
+            const cli_dest *d = all[m];
             r.d.flows += d->flows;
             r.d.failed += d->failed;
             r.d.uncertain += d->uncertain;
             for (unsigned v = 0; v < TT_VERDICT_COUNT; v++)
                 r.d.by_verdict[v] += d->by_verdict[v];
         }
-        rows[out++] = r;
+        offer(&k, &r);
     }
     free(all);
-    if (out > top) {
-        /* Only the first `top` are listed: keep them in a heap whose root is
-         * the worst kept, instead of ranking every row. */
-        for (size_t i = top / 2; i-- > 0;)
-            sift_down(rows, top, i);
-        for (size_t i = top; i < out; i++) {
-            if (top && dest_rank(&rows[i], &rows[0]) < 0) {
-                rows[0] = rows[i];
-                sift_down(rows, top, 0);
-            }
-        }
-    }
-    qsort(rows, out < top ? out : top, sizeof *rows, dest_rank);
-    *rows_out = rows;
-    *n_out = out;
+    if (k.kept)
+        qsort(k.rows, k.kept, sizeof *k.rows, dest_rank);
+    *rows_out = k.rows;
+    *n_out = k.total;
     return 0;
 }
 
