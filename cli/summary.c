@@ -417,10 +417,6 @@ static bool failing(const cli_dest *d, bool with_uncertain)
     return d->failed || (with_uncertain && d->uncertain);
 }
 
-/* Every group sorted by host, then port; then each host and protocol's run
- * gives its failing groups as rows, or, when more than ROLLUP_PORTS of them
- * fail, one row counting every group of the run. Linear after the sort, so a
- * scan of many hosts costs no pass over all groups per host. */
 /* The rows listed: the best `top` of those offered (a max-heap by rank, the
  * worst kept at 0, once full), and how many were offered. */
 typedef struct ranked {
@@ -443,6 +439,10 @@ static void offer(ranked *k, const cli_dest_row *r)
     }
 }
 
+/* Every group sorted by host, then port; then each host and protocol's run
+ * gives its failing groups as rows, or, when more than ROLLUP_PORTS of them
+ * fail, one row counting every group of the run. Linear after the sort, so a
+ * scan of many hosts costs no pass over all groups per host. */
 int cli_summary_failing(const cli_summary *s, bool with_uncertain, size_t top,
                         cli_dest_row **rows_out, size_t *n_out)
 {
