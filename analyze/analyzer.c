@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "analyze/alloc.h"
+#include "analyze/errbuf.h"
 #include "analyze/flow.h"
 #include "analyze/icmp.h"
 #include "analyze/mix.h"
@@ -82,22 +83,17 @@ int tt_analyzer_open(tt_analyzer **out, const tt_analyzer_config *cfg_in, char *
     tt_allocator al = cfg.allocator;
     *out = NULL;
     if (cfg.max_flows < 16 || cfg.max_flows > (1u << 28)) {
-        if (errbuf)
-            snprintf(errbuf, TT_ERRBUF_SIZE, "max_flows %zu out of range (16 .. 2^28)",
-                     cfg.max_flows);
+        tt__set_err(errbuf, "max_flows %zu out of range (16 .. 2^28)", cfg.max_flows);
         return TT_EINVAL;
     }
     if (cfg.memory_budget && tt_analyzer_memsize(&cfg) > cfg.memory_budget) {
-        if (errbuf)
-            snprintf(errbuf, TT_ERRBUF_SIZE,
-                     "configuration needs %zu bytes, over the %zu-byte memory budget",
-                     tt_analyzer_memsize(&cfg), cfg.memory_budget);
+        tt__set_err(errbuf, "configuration needs %zu bytes, over the %zu-byte memory budget",
+                    tt_analyzer_memsize(&cfg), cfg.memory_budget);
         return TT_ENOMEM;
     }
     tt_analyzer *a = tt__alloc(&al, sizeof(*a));
     if (!a) {
-        if (errbuf)
-            snprintf(errbuf, TT_ERRBUF_SIZE, "cannot allocate the analyzer");
+        tt__set_err(errbuf, "cannot allocate the analyzer");
         return TT_ENOMEM;
     }
     a->cfg = cfg;
@@ -107,8 +103,7 @@ int tt_analyzer_open(tt_analyzer **out, const tt_analyzer_config *cfg_in, char *
     a->flows = tt__alloc(&al, cfg.max_flows * sizeof(tt__flow));
     a->buckets = tt__alloc(&al, (size_t)a->nbuckets * sizeof(uint32_t));
     if (!a->flows || !a->buckets) {
-        if (errbuf)
-            snprintf(errbuf, TT_ERRBUF_SIZE, "cannot allocate a table of %zu flows", cfg.max_flows);
+        tt__set_err(errbuf, "cannot allocate a table of %zu flows", cfg.max_flows);
         tt_analyzer_close(a);
         return TT_ENOMEM;
     }
@@ -151,8 +146,7 @@ int tt_analyzer_open(tt_analyzer **out, const tt_analyzer_config *cfg_in, char *
         a->dpi_prev = tt__alloc(&al, nslots * sizeof(uint32_t));
         a->dpi_next = tt__alloc(&al, nslots * sizeof(uint32_t));
         if (!a->dpi_owner || !a->dpi_prev || !a->dpi_next) {
-            if (errbuf)
-                snprintf(errbuf, TT_ERRBUF_SIZE, "cannot allocate %zu nDPI slot links", nslots);
+            tt__set_err(errbuf, "cannot allocate %zu nDPI slot links", nslots);
             tt_analyzer_close(a);
             return TT_ENOMEM;
         }

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "analyze/alloc.h"
+#include "analyze/errbuf.h"
 #include "ndpi_api.h"
 
 #include "analyze/dpi.h"
@@ -79,8 +80,7 @@ int tt__dpi_open(tt__dpi **out, uint32_t max_flows, const tt_allocator *al, char
     tt__dpi *d = tt__alloc(al, sizeof(*d));
     *out = NULL;
     if (!d) {
-        if (errbuf)
-            snprintf(errbuf, TT_ERRBUF_SIZE, "cannot allocate the classifier");
+        tt__set_err(errbuf, "cannot allocate the classifier");
         return TT_ENOMEM;
     }
     d->al = *al;
@@ -90,8 +90,7 @@ int tt__dpi_open(tt__dpi **out, uint32_t max_flows, const tt_allocator *al, char
         d->pool = tt__alloc(al, (size_t)max_flows * d->flow_size);
         d->free_idx = tt__alloc(al, (size_t)max_flows * sizeof(uint32_t));
         if (!d->pool || !d->free_idx) {
-            if (errbuf)
-                snprintf(errbuf, TT_ERRBUF_SIZE, "cannot allocate %u nDPI flow states", max_flows);
+            tt__set_err(errbuf, "cannot allocate %u nDPI flow states", max_flows);
             tt__dpi_close(d);
             return TT_ENOMEM;
         }
@@ -118,8 +117,7 @@ int tt__dpi_open(tt__dpi **out, uint32_t max_flows, const tt_allocator *al, char
     size_t after = heap_in_use();
     pthread_mutex_unlock(&init_lock);
     if (!d->mod) {
-        if (errbuf)
-            snprintf(errbuf, TT_ERRBUF_SIZE, "ndpi_init_detection_module failed");
+        tt__set_err(errbuf, "ndpi_init_detection_module failed");
         tt__dpi_close(d);
         return TT_ENDPI;
     }

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "analyze/alloc.h"
+#include "analyze/errbuf.h"
 #include "analyze/judgment.h"
 #include "tunneltap/regress.h"
 
@@ -106,8 +107,7 @@ int tt_regress_open(tt_regress **out, const tt_regress_config *cfg, const tt_all
     *out = NULL;
     if (cfg->history_s < 60 || cfg->history_s > 7 * 86400 || cfg->window_s < 5 ||
         cfg->window_s > 3600 || cfg->min_attempts < 1 || !(cfg->alpha > 0 && cfg->alpha < 1)) {
-        if (errbuf)
-            snprintf(errbuf, TT_ERRBUF_SIZE, "regression thresholds out of range");
+        tt__set_err(errbuf, "regression thresholds out of range");
         return TT_EINVAL;
     }
     tt_regress *r = tt__alloc(al, sizeof(*r));
@@ -131,9 +131,7 @@ int tt_regress_open(tt_regress **out, const tt_regress_config *cfg, const tt_all
     *out = r;
     return 0;
 nomem:
-    if (errbuf)
-        snprintf(errbuf, TT_ERRBUF_SIZE, "cannot allocate %u s of regression history",
-                 cfg->history_s);
+    tt__set_err(errbuf, "cannot allocate %u s of regression history", cfg->history_s);
     return TT_ENOMEM;
 }
 

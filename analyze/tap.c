@@ -26,6 +26,7 @@
 #include <time.h>
 
 #include "analyze/alloc.h"
+#include "analyze/errbuf.h"
 #include "analyze/judgment.h"
 #include "tunneltap/tunneltap.h"
 
@@ -105,12 +106,6 @@ size_t tt_tap_memsize(const tt_tap_config *cfg)
            (cfg->enable_regress ? tt_regress_memsize(&cfg->regress) : 0) +
            TT__ALERT_COPIES * sizeof(tt_alert) +
            cfg->max_producers * (tt_ring_memsize(cfg->ring_bytes) + sizeof(tt_producer));
-}
-
-static void fail(char *errbuf, const char *msg)
-{
-    if (errbuf)
-        snprintf(errbuf, TT_ERRBUF_SIZE, "%s", msg);
 }
 
 /* Record tag: bits 0-15 link type, 16-23 direction, bit 31 set when the
@@ -362,24 +357,22 @@ int tt_tap_open(tt_tap **out, const tt_tap_config *cfg, char *errbuf)
 {
     *out = NULL;
     if (cfg->max_producers == 0 || cfg->max_producers > TT_TAP_MAX_PRODUCERS) {
-        fail(errbuf, "max_producers must be 1..16");
+        tt__set_err(errbuf, "max_producers must be 1..16");
         return TT_EINVAL;
     }
     if (cfg->ring_bytes < TT_RING_CAPACITY_MIN || (cfg->ring_bytes & (cfg->ring_bytes - 1))) {
-        fail(errbuf, "ring_bytes must be a power of two >= 64");
+        tt__set_err(errbuf, "ring_bytes must be a power of two >= 64");
         return TT_EINVAL;
     }
     if (cfg->memory_budget && tt_tap_memsize(cfg) > cfg->memory_budget) {
-        if (errbuf)
-            snprintf(errbuf, TT_ERRBUF_SIZE,
-                     "configuration needs %zu bytes, over the %zu-byte memory budget",
-                     tt_tap_memsize(cfg), cfg->memory_budget);
+        tt__set_err(errbuf, "configuration needs %zu bytes, over the %zu-byte memory budget",
+                    tt_tap_memsize(cfg), cfg->memory_budget);
         return TT_ENOMEM;
     }
     tt_allocator al = cfg->analyzer.allocator;
     tt_tap *t = tt__alloc(&al, sizeof(*t));
     if (!t) {
-        fail(errbuf, "cannot allocate the tap");
+        tt__set_err(errbuf, "cannot allocate the tap");
         return TT_ENOMEM;
     }
     t->cfg = *cfg;
@@ -391,7 +384,7 @@ int tt_tap_open(tt_tap **out, const tt_tap_config *cfg, char *errbuf)
     int rc = 0;
     t->alerts = tt__alloc(&al, TT__ALERT_COPIES * sizeof(tt_alert));
     if (!t->alerts) {
-        fail(errbuf, "cannot allocate the alert table");
+        tt__set_err(errbuf, "cannot allocate the alert table");
         rc = TT_ENOMEM;
     }
     if (rc == 0 && cfg->enable_regress)
@@ -419,7 +412,7 @@ int tt_tap_open(tt_tap **out, const tt_tap_config *cfg, char *errbuf)
     tt_analyzer_get_stats(t->an, &t->an_stats);
     if (cfg->own_thread) {
         if (pthread_create(&t->thread, NULL, thread_main, t) != 0) {
-            fail(errbuf, "cannot start the analysis thread");
+            tt__set_err(errbuf, "cannot start the analysis thread");
             tt_tap_close(t);
             return TT_ESYS;
         }
