@@ -180,6 +180,10 @@ void cli_summary_free(cli_summary *s);
  * to CMD --help on stderr. Returns 2, the usage-error exit status of all. */
 __attribute__((format(printf, 2, 3))) int cli_usage_error(const char *cmd, const char *fmt, ...);
 
+/* A deadline option: seconds above 0 and at most a day (cli_live_parse_seconds)
+ * as whole milliseconds, at least 1. Returns false when invalid. */
+bool cli_parse_ms(const char *s, uint32_t *ms);
+
 /* argv[0] is "replay". Returns the process exit status. */
 int cli_replay_main(int argc, char **argv);
 void cli_replay_usage(FILE *out);

@@ -379,15 +379,12 @@ int cli_live_option(int c, const char *arg, cli_live_opts *o, cli_live_outputs *
         return 1;
     case CLI_LIVE_OPT_UDP_DEADLINE:
     case CLI_LIVE_OPT_SYN_DEADLINE: {
-        double sec;
         bool udp = c == CLI_LIVE_OPT_UDP_DEADLINE;
-        if (!cli_live_parse_seconds(arg, &sec)) {
+        if (!cli_parse_ms(arg, udp ? &o->udp_ms : &o->syn_ms)) {
             snprintf(err, len, "%s wants seconds above 0 (e.g. 2.5), not '%s'",
                      udp ? "--udp-deadline" : "--syn-deadline", arg);
             return -1;
         }
-        uint32_t ms = (uint32_t)(sec * 1000.0 + 0.5);
-        *(udp ? &o->udp_ms : &o->syn_ms) = ms ? ms : 1;
         return 1;
     }
     case CLI_LIVE_OPT_MARK: {
@@ -462,6 +459,17 @@ bool cli_live_parse_seconds(const char *s, double *sec)
     if (end == s || *end || errno || !isfinite(v) || v <= 0 || v > 86400)
         return false;
     *sec = v;
+    return true;
+}
+
+bool cli_parse_ms(const char *s, uint32_t *ms)
+{
+    double sec;
+    if (!cli_live_parse_seconds(s, &sec))
+        return false;
+    *ms = (uint32_t)(sec * 1000.0 + 0.5);
+    if (*ms == 0)
+        *ms = 1;
     return true;
 }
 

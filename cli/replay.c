@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,19 +130,6 @@ void cli_replay_usage(FILE *out)
 
 /* ---- options ----------------------------------------------------------- */
 
-static bool parse_seconds(const char *s, uint32_t *ms)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || errno || !isfinite(v) || v <= 0 || v > 86400)
-        return false;
-    *ms = (uint32_t)(v * 1000.0 + 0.5);
-    if (*ms == 0)
-        *ms = 1;
-    return true;
-}
-
 static bool parse_count(const char *s, size_t *n)
 {
     char *end;
@@ -229,12 +215,12 @@ static int parse_options(int argc, char **argv, replay_opts *o)
                                        optarg);
             break;
         case OPT_UDP_DEADLINE:
-            if (!parse_seconds(optarg, &o->udp_ms))
+            if (!cli_parse_ms(optarg, &o->udp_ms))
                 return cli_usage_error(
                     "replay", "--udp-deadline wants seconds above 0 (e.g. 2.5), not '%s'", optarg);
             break;
         case OPT_SYN_DEADLINE:
-            if (!parse_seconds(optarg, &o->syn_ms))
+            if (!cli_parse_ms(optarg, &o->syn_ms))
                 return cli_usage_error(
                     "replay", "--syn-deadline wants seconds above 0 (e.g. 3), not '%s'", optarg);
             break;
