@@ -22,17 +22,15 @@
 # stopped by PID. KEEP=1 keeps the scratch directory.
 set -uo pipefail
 
-skip() {
-    echo "SKIP: $*"
-    exit 77
-}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib-check.sh
+. "$HERE/lib-check.sh"
 [ "$(id -u)" = 0 ] || skip "needs root (network namespaces, TUN devices)"
 [ -c /dev/net/tun ] || skip "/dev/net/tun is missing (no tun module)"
 for t in ip nft tcpdump nginx dnsmasq socat curl dig ping python3 ss ethtool; do
     command -v "$t" >/dev/null 2>&1 || skip "$t is not installed (scripts/deps.sh --test)"
 done
 BIN=${TT_BIN:?TT_BIN must name the tunneltap binary}
-HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=../captures/lib-lab.sh
 . "$HERE/../captures/lib-lab.sh"
 
@@ -50,30 +48,16 @@ cleanup() {
     for p in "${LAB_ACTION_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null; done
     lab_workload_wait
     if [ -n "$TCPDUMP_PID" ]; then kill -INT "$TCPDUMP_PID" 2>/dev/null && wait "$TCPDUMP_PID" 2>/dev/null; fi
-    if [ -n "$BRIDGE_PID" ]; then
-        kill -TERM "$BRIDGE_PID" 2>/dev/null
-        for p in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$BRIDGE_PID" 2>/dev/null || break; sleep 0.2; done
-        kill -KILL "$BRIDGE_PID" 2>/dev/null
-        wait "$BRIDGE_PID" 2>/dev/null
-    fi
+    stop_pid "$BRIDGE_PID"
     lab_down
     if [ "${KEEP:-0}" = 1 ]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
 }
 trap cleanup EXIT
 
-passed=0 failed=0
+# a milestone passed: counted as lib-check.sh's checks are, and named on stdout (this test is long)
 pass() {
-    passed=$((passed + 1))
+    ok
     echo "PASS: $*"
-}
-fail() {
-    failed=$((failed + 1))
-    echo "FAIL: $*"
-}
-check() { # DESCRIPTION COMMAND...
-    local what=$1
-    shift
-    if "$@"; then pass "$what"; else fail "$what"; fi
 }
 dump() { sed "s/^/    | /" "$1" | tail -"${2:-20}"; }
 
@@ -310,12 +294,12 @@ case_end() {
 echo "live upgrade test: lab ttlab-$LAB_ID-{cli,rtr,srv}, devices $DEV_C/$DEV_R, scratch $TMP"
 if ! LAB_CR_LINK=none lab_up; then
     fail "the lab comes up"
-    echo "$passed passed, $failed failed"
+    echo "$((checks - fails)) passed, $fails failed"
     exit 1
 fi
 if ! lab_servers_start; then
     fail "the lab's servers start"
-    echo "$passed passed, $failed failed"
+    echo "$((checks - fails)) passed, $fails failed"
     exit 1
 fi
 
@@ -329,5 +313,5 @@ lab_down
 check "at the end: no $DEV_C / $DEV_R device in the root namespace" \
     test "$(ip -o link show | grep -cE "$DEV_C|$DEV_R")" = 0
 echo "live upgrade test: $(($(date +%s) - T0)) s"
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+echo "$((checks - fails)) passed, $fails failed"
+[ "$fails" = 0 ]
