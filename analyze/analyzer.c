@@ -49,6 +49,9 @@ void tt_analyzer_config_init(tt_analyzer_config *cfg)
     cfg->prefault = true;
 }
 
+/* Buckets in use at open; grow_buckets doubles them as flows come. */
+#define BUCKETS_MIN 1024u
+
 static uint32_t pow2_at_least(size_t n)
 {
     uint32_t v = 1;
@@ -109,7 +112,10 @@ int tt_analyzer_open(tt_analyzer **out, const tt_analyzer_config *cfg_in, char *
     }
     a->mem_bytes =
         sizeof(*a) + cfg.max_flows * sizeof(tt__flow) + (size_t)a->nbuckets * sizeof(uint32_t);
-    memset(a->buckets, 0xff, (size_t)a->nbuckets * sizeof(uint32_t));
+    /* Only the buckets in use are cleared: the rest are set as the range
+     * doubles (grow_buckets), so a small capture touches a small array. */
+    a->bused = a->nbuckets < BUCKETS_MIN ? a->nbuckets : BUCKETS_MIN;
+    memset(a->buckets, 0xff, (size_t)(cfg.prefault ? a->nbuckets : a->bused) * sizeof(uint32_t));
     /* Flows never used come from a bump index; released ones from a free
      * list. With prefault every page is touched now, so the packet path
      * never takes a page fault and the footprint is known from the start;
@@ -485,7 +491,7 @@ static uint32_t lookup(tt_analyzer *a, uint32_t h, uint8_t ver, uint8_t proto, c
                        bool *is_orig)
 {
     size_t alen = ver == 4 ? 4 : 16;
-    for (uint32_t i = a->buckets[h & (a->nbuckets - 1)]; i != TT__NIL; i = a->flows[i].hnext) {
+    for (uint32_t i = a->buckets[h & (a->bused - 1)]; i != TT__NIL; i = a->flows[i].hnext) {
         tt__flow *f = &a->flows[i];
         if (f->proto != proto || f->ipver != ver)
             continue;
@@ -511,6 +517,31 @@ static uint32_t flow_hash(const tt__flow *f)
                     f->ipver == 4 ? 4 : 16, (f->flags & TT__F_ONE_WAY_KEY) != 0);
 }
 
+/* Doubles the buckets in use (linear hashing): each chain splits between
+ * its bucket b and b + old by the next bit of its flows' hashes, keeping
+ * its order. create keeps the buckets in use over four times the active
+ * flows (up to nbuckets), so a lookup of a new flow (every packet of a
+ * scan) mostly finds an empty chain in an array that fits the cache, not a
+ * miss into one sized for max_flows (1 MiB for replay's 2^18: the bucket
+ * load was 11 % of a SYN scan's samples). The range never shrinks; one
+ * doubling walks the active flows once (a few ms at 2^16 flows). */
+static void grow_buckets(tt_analyzer *a)
+{
+    uint32_t old = a->bused;
+    for (uint32_t b = 0; b < old; b++) {
+        uint32_t lo = TT__NIL, hi = TT__NIL, *lo_end = &lo, *hi_end = &hi;
+        for (uint32_t i = a->buckets[b]; i != TT__NIL; i = a->flows[i].hnext) {
+            uint32_t **end = flow_hash(&a->flows[i]) & old ? &hi_end : &lo_end;
+            **end = i;
+            *end = &a->flows[i].hnext;
+        }
+        *lo_end = *hi_end = TT__NIL;
+        a->buckets[b] = lo;
+        a->buckets[b + old] = hi;
+    }
+    a->bused = old * 2;
+}
+
 /* Reports a flow (final verdict, on_conn) and returns it to the pool. */
 static void release(tt_analyzer *a, uint32_t idx, uint64_t now)
 {
@@ -528,7 +559,7 @@ static void release(tt_analyzer *a, uint32_t idx, uint64_t now)
     a->st.flows_reported++;
     judge_dequeue(a, idx);
     list_unlink(a, &a->lists[f->lclass], idx, false);
-    uint32_t *pp = &a->buckets[flow_hash(f) & (a->nbuckets - 1)];
+    uint32_t *pp = &a->buckets[flow_hash(f) & (a->bused - 1)];
     while (*pp != idx && *pp != TT__NIL)
         pp = &a->flows[*pp].hnext;
     if (*pp == idx)
@@ -607,9 +638,17 @@ static uint32_t create(tt_analyzer *a, const tt__pkt *p, bool flip, bool directi
         f->flags |= TT__F_MULTICAST;
     if (flip)
         tt__hist_add(f, '^', true);
-    uint32_t b = flow_hash(f) & (a->nbuckets - 1);
-    f->hnext = a->buckets[b];
-    a->buckets[b] = idx;
+    if (a->nactive >= a->bused / 4 && a->bused < a->nbuckets)
+        grow_buckets(a);
+    /* At the chain's end: flows mostly leave oldest first, and release then
+     * finds the flow at the chain's start instead of walking (a cache miss
+     * per flow) past the newer ones. The walk here is over lines lookup has
+     * just read. */
+    uint32_t *end = &a->buckets[flow_hash(f) & (a->bused - 1)];
+    while (*end != TT__NIL)
+        end = &a->flows[*end].hnext;
+    *end = idx;
+    f->hnext = TT__NIL;
     f->lclass = p->proto == 6 ? TT__LC_TCP_SETUP : p->proto == 17 ? TT__LC_UDP : TT__LC_ICMP;
     list_append(a, &a->lists[f->lclass], idx, false);
     a->nactive++;

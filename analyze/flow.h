@@ -123,6 +123,7 @@ struct tt_analyzer {
     tt__flow *flows;
     uint32_t *buckets;
     uint32_t nbuckets, max_flows;
+    uint32_t bused; /* buckets in use: a power of two <= nbuckets (analyzer.c: grow_buckets) */
     uint32_t free_head, nactive;
     uint32_t next_unused; /* flows [next_unused, max_flows) were never used */
     int last_link;        /* link type last checked by tt_analyzer_packet (0: DLT_NULL) */
