@@ -359,7 +359,7 @@ static void print_copies(FILE *out, const char *what, const tt_tap_stats *s)
     fputc('\n', out);
 }
 
-static void print_summary(const bridge *b, const cli_live_sink *k, const tt_tap_stats *running,
+static void print_summary(const bridge *b, cli_live_sink *k, const tt_tap_stats *running,
                           const tt_tap_stats *final, FILE *out)
 {
     print_direction(out, &b->dev[0], &b->dev[1]);

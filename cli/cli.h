@@ -122,6 +122,16 @@ typedef struct cli_dest_row {
 /* Destination groups kept at most (136 bytes each with their index slots). */
 #define CLI_SUMMARY_MAX_DESTS 65536u
 
+/* A record counted but not yet added to its group (summary.c: cli_summary_add). */
+typedef struct cli_summary_pending {
+    cli_dest key;
+    uint64_t hash;
+    uint8_t verdict;
+    bool fail, unsure;
+} cli_summary_pending;
+
+#define CLI_SUMMARY_AHEAD 8
+
 typedef struct cli_summary {
     uint64_t flows;
     uint64_t by_proto[CLI_P_COUNT];
@@ -136,6 +146,8 @@ typedef struct cli_summary {
     size_t slot_cap; /* a power of two, at least twice dest_used */
     cli_strtab strings;
     bool oom; /* a group could not be added: destinations incomplete */
+    cli_summary_pending ahead[CLI_SUMMARY_AHEAD]; /* a ring: ahead_n from ahead_at */
+    unsigned ahead_at, ahead_n;
 } cli_summary;
 
 /* What the summary says about where the records came from. */
@@ -157,8 +169,12 @@ typedef enum cli_judgement {
 } cli_judgement;
 
 void cli_summary_init(cli_summary *s);
-/* Counts one record. */
+/* Counts one record. Its group is found a few records later, its index slot
+ * fetched meanwhile: call cli_summary_flush before reading the summary. */
 void cli_summary_add(cli_summary *s, const tt_conn *c);
+/* Adds the records still queued to their groups (cli_summary_failing and
+ * cli_summary_print do it first). */
+void cli_summary_flush(cli_summary *s);
 /* The verdict line's judgement and its text (without "verdict: "). */
 cli_judgement cli_summary_judge(const cli_summary *s, char *buf, size_t len);
 /* The failing destinations of s, ranked: most certain failures first, then
@@ -167,11 +183,11 @@ cli_judgement cli_summary_judge(const cli_summary *s, char *buf, size_t len);
  * there are; *rows holds the best-ranked min(*n, top) of them, in order.
  * *rows is malloc'd (the caller frees it; NULL when *n or top is 0).
  * Returns 0 or TT_ENOMEM. */
-int cli_summary_failing(const cli_summary *s, bool with_uncertain, size_t top, cli_dest_row **rows,
+int cli_summary_failing(cli_summary *s, bool with_uncertain, size_t top, cli_dest_row **rows,
                         size_t *n);
 /* Writes the whole summary; st may be NULL (no capture line). */
-void cli_summary_print(const cli_summary *s, const cli_summary_source *src,
-                       const tt_analyzer_stats *st, FILE *out);
+void cli_summary_print(cli_summary *s, const cli_summary_source *src, const tt_analyzer_stats *st,
+                       FILE *out);
 void cli_summary_free(cli_summary *s);
 
 /* ---- subcommands ------------------------------------------------------- */

@@ -231,8 +231,7 @@ static void status_extra(void *ctx, tt_control_json *o)
         tt_control_json_str(c, "bpf", k->o.bpf);
 }
 
-static void print_summary(const capture *k, const cli_live_sink *sink, const tt_tap_stats *st,
-                          FILE *out)
+static void print_summary(const capture *k, cli_live_sink *sink, const tt_tap_stats *st, FILE *out)
 {
     fprintf(out,
             "capture: %s: %" PRIu64 " packets captured, %" PRIu64

@@ -937,7 +937,7 @@ static void write_verdicts(FILE *f, const cli_summary *s)
     fputs("</table></div></section>\n", f);
 }
 
-static int write_destinations(FILE *f, const cli_summary *s)
+static int write_destinations(FILE *f, cli_summary *s)
 {
     fputs("<section><h2>Top failing destinations</h2>\n", f);
     cli_dest_row *rows = NULL;
@@ -1035,7 +1035,7 @@ static void write_head(FILE *f, const cli_report_input *in, const chart *c)
     put_esc(f, in->title ? in->title : "capture");
     fputs("</h1>\n", f);
 
-    const cli_summary *s = in->summary;
+    cli_summary *s = in->summary;
     char text[512];
     const char *judgement = in->judgement;
     cli_judgement j = CLI_JUDGE_EMPTY;

@@ -22,8 +22,8 @@
 #define CLI_REPORT_TOP_DESTINATIONS 20
 
 typedef struct cli_report_input {
-    const char *title;          /* e.g. capture file name */
-    const cli_summary *summary; /* counts by verdict, failing destinations */
+    const char *title;    /* e.g. capture file name */
+    cli_summary *summary; /* counts by verdict, failing destinations (read: flushed) */
     const cli_connbuf *records;
     const tt_timeline_bucket *timeline;
     unsigned nbuckets; /* per second, oldest first */
