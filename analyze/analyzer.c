@@ -378,6 +378,12 @@ void tt__analyzer_set_judgment_hook(tt_analyzer *a, tt__judgment_fn fn, void *ct
     a->judgment_ctx = ctx;
 }
 
+void tt__analyzer_set_brief_hook(tt_analyzer *a, tt__brief_fn fn, void *ctx)
+{
+    a->brief_fn = fn;
+    a->brief_ctx = ctx;
+}
+
 /* Computes the flow's verdict as of now and records any change. */
 static void judge(tt_analyzer *a, uint32_t idx, uint64_t now, bool final)
 {
@@ -555,6 +561,19 @@ static void release(tt_analyzer *a, uint32_t idx, uint64_t now)
         tt_conn c;
         build_conn(a, f, &c);
         a->cfg.on_conn(a->cfg.conn_ctx, &c);
+    } else if (a->brief_fn) {
+        guess_once(a, f); /* what build_conn does before naming the service */
+        tt__brief b = {.ip_version = f->ipver,
+                       .proto = f->proto,
+                       .orig_p = f->port[0],
+                       .resp_p = f->port[1],
+                       .service = tt__flow_service(a, f),
+                       .verdict = (tt_verdict)f->verdict,
+                       .certainty = (tt_certainty)f->certainty,
+                       .uncertain_why = f->certainty == TT_UNCERTAIN ? f->unc_why : 0,
+                       .late_replies = f->late};
+        memcpy(b.resp_h, f->addr[1], 16);
+        a->brief_fn(a->brief_ctx, &b);
     }
     a->st.flows_reported++;
     judge_dequeue(a, idx);

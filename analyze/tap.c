@@ -434,6 +434,19 @@ static void ring_free(void *ctx, void *p, size_t n)
     tt__free(al, p, n);
 }
 
+int tt__tap_set_brief_hook(tt_tap *t, tt__brief_fn fn, void *ctx)
+{
+    /* consume_lock: the analysis thread touches the analyzer only under it. */
+    pthread_mutex_lock(&t->consume_lock);
+    int rc = TT_ESTATE;
+    if (atomic_load_explicit(&t->nprod, memory_order_acquire) == 0) {
+        tt__analyzer_set_brief_hook(t->an, fn, ctx);
+        rc = 0;
+    }
+    pthread_mutex_unlock(&t->consume_lock);
+    return rc;
+}
+
 int tt_tap_producer_open(tt_tap *t, tt_producer **out)
 {
     *out = NULL;

@@ -172,6 +172,10 @@ void cli_summary_init(cli_summary *s);
 /* Counts one record. Its group is found a few records later, its index slot
  * fetched meanwhile: call cli_summary_flush before reading the summary. */
 void cli_summary_add(cli_summary *s, const tt_conn *c);
+/* The same from the analyzer's brief record (analyze/judgment.h), which
+ * replay takes instead of whole conn records when only the summary reads them. */
+struct tt__brief;
+void cli_summary_add_brief(cli_summary *s, const struct tt__brief *b);
 /* Adds the records still queued to their groups (cli_summary_failing and
  * cli_summary_print do it first). */
 void cli_summary_flush(cli_summary *s);

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "analyze/judgment.h"
 #include "capture/pcapfile.h"
 #include "cli/alerts.h"
 #include "cli/cli.h"
@@ -50,6 +51,13 @@ typedef struct replay_sink {
     cli_connbuf *buf; /* NULL when no log was asked for */
     bool oom;
 } replay_sink;
+
+/* Only the summary reads the records (no log, report or evidence). */
+static void on_brief(void *ctx, const tt__brief *b)
+{
+    replay_sink *k = ctx;
+    cli_summary_add_brief(k->sum, b);
+}
 
 static void on_conn(void *ctx, const tt_conn *c)
 {
@@ -447,8 +455,12 @@ int cli_replay_main(int argc, char **argv)
         cfg.tcp_attempt_deadline_ms = o.syn_ms;
     /* Conn records feed the summary (printed unless -q) and the logs,
      * evidence and report: with -q and none of those nobody reads them, and
-     * the analyzer builds none (a fifth of a SYN scan's analysis). */
-    cfg.on_conn = !o.quiet || sink.buf ? on_conn : NULL;
+     * the analyzer builds none (a fifth of a SYN scan's analysis). When only
+     * the summary reads them it takes the analyzer's brief record (no uid,
+     * names, sizes or history: on a SYN scan building whole records was a
+     * fifth of replay's wall time, 0.31 against 0.25 s). */
+    bool brief = !o.quiet && !sink.buf;
+    cfg.on_conn = sink.buf ? on_conn : NULL;
     cfg.conn_ctx = &sink;
     cfg.log = on_log;
     cfg.on_judge = dash ? cli_dashboard_on_judge : NULL;
@@ -456,6 +468,8 @@ int cli_replay_main(int argc, char **argv)
     err[0] = '\0';
     tcfg.analyzer = cfg;
     rc = tt_tap_open(&tap, &tcfg, err);
+    if (rc == 0 && brief)
+        rc = tt__tap_set_brief_hook(tap, on_brief, &sink);
     if (rc == 0)
         rc = tt_tap_producer_open(tap, &prod);
     if (rc < 0) {

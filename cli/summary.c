@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyze/judgment.h"
 #include "analyze/mix.h"
 #include "cli/cli.h"
 
@@ -140,6 +141,21 @@ static void dest_count(cli_summary *s, const cli_summary_pending *p)
 }
 
 void cli_summary_add(cli_summary *s, const tt_conn *c)
+{
+    tt__brief b = {.ip_version = c->ip_version,
+                   .proto = c->proto,
+                   .orig_p = c->orig_p,
+                   .resp_p = c->resp_p,
+                   .service = c->service,
+                   .verdict = c->verdict,
+                   .certainty = c->certainty,
+                   .uncertain_why = c->uncertain_why,
+                   .late_replies = c->late_replies};
+    memcpy(b.resp_h, c->resp_h, 16);
+    cli_summary_add_brief(s, &b);
+}
+
+void cli_summary_add_brief(cli_summary *s, const tt__brief *c)
 {
     int pc = cli_proto_class(c->proto);
     unsigned v = (unsigned)c->verdict < TT_VERDICT_COUNT ? (unsigned)c->verdict : TT_VERDICT_OTHER;

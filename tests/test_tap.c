@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "pkt.h"
+#include "analyze/judgment.h"
 #include "tunneltap/tunneltap.h"
 
 #define SEC ((uint64_t)1000000)
@@ -332,4 +333,146 @@ Test(tap, regression_counts_are_the_same_with_and_without_a_user_judge_hook)
         dns |= strstr(lite.al[i].services, "DNS") != NULL;
     }
     cr_assert(dns, "the UDP alert names DNS from the flows' service");
+}
+
+/* ---- brief records (analyze/judgment.h) -------------------------------- */
+
+typedef struct brief_view {
+    tt__brief b[64];
+    tt_conn c[64];
+    char service[64][32]; /* the record's strings live only during the call */
+    bool has_service[64];
+    unsigned n;
+} brief_view;
+
+static void keep_brief(void *ctx, const tt__brief *b)
+{
+    brief_view *v = ctx;
+    cr_assert_lt(v->n, 64);
+    v->b[v->n] = *b;
+    v->has_service[v->n] = b->service != NULL;
+    if (b->service)
+        snprintf(v->service[v->n], sizeof v->service[0], "%s", b->service);
+    v->n++;
+}
+
+static void keep_conn(void *ctx, const tt_conn *c)
+{
+    brief_view *v = ctx;
+    cr_assert_lt(v->n, 64);
+    v->c[v->n] = *c;
+    v->has_service[v->n] = c->service != NULL;
+    if (c->service)
+        snprintf(v->service[v->n], sizeof v->service[0], "%s", c->service);
+    v->n++;
+}
+
+static void submit(tt_producer *p, const tpkt *k, uint64_t ts)
+{
+    cr_assert_eq(tt_tap_submit(p, k->b, k->len, TT_LINK_RAW, TT_DIR_UNKNOWN, ts), 0);
+}
+
+/* Every kind of ending: answered and unanswered DNS (IPv4 and IPv6), UDP to
+ * a port nDPI names only by guess, an ICMP port unreachable, a handshake
+ * that completes, one refused, one unanswered, pings, a loss report that
+ * makes a failure uncertain, a late reply, and flows still waiting at the
+ * end. */
+static void brief_run(brief_view *v, bool brief)
+{
+    tt_tap_config cfg;
+    tt_tap_config_init(&cfg);
+    cfg.own_thread = false;
+    cfg.memory_budget = 0;
+    cfg.live_clock = false;
+    /* no regression detector: its judgments would name each flow's service
+     * (the port guess) before the record does, and hide a record that
+     * forgets to */
+    cfg.enable_regress = false;
+    if (!brief) {
+        cfg.analyzer.on_conn = keep_conn;
+        cfg.analyzer.conn_ctx = v;
+    }
+    tt_tap *t;
+    cr_assert_eq(tt_tap_open(&t, &cfg, NULL), 0);
+    if (brief)
+        cr_assert_eq(tt__tap_set_brief_hook(t, keep_brief, v), 0);
+    tt_producer *p;
+    cr_assert_eq(tt_tap_producer_open(t, &p), 0);
+    if (brief)
+        cr_assert_eq(tt__tap_set_brief_hook(t, keep_brief, v), TT_ESTATE,
+                     "too late once a producer can submit");
+    tpkt k, q;
+    uint64_t ts = T0;
+    tflow dns = t_flow4("10.0.0.1", 33333, "10.0.0.53", 53);
+    t_udp(&k, &dns, false, "query", 5), submit(p, &k, ts);
+    t_udp(&k, &dns, true, "answer!", 7), submit(p, &k, ts + 5);
+    tflow dns6 = t_flow6(1, 33334, 0x53, 53);
+    t_udp(&k, &dns6, false, "query", 5), submit(p, &k, ts + 10);
+    tflow snmp = t_flow4("10.0.0.1", 33335, "10.0.0.9", 161);
+    t_udp(&q, &snmp, false, "get", 3), submit(p, &q, ts + 20);
+    tflow back = t_flow4("10.0.0.9", 0, "10.0.0.1", 0);
+    t_icmp(&k, &back, false, 3, 3, 0, q.b, q.len), submit(p, &k, ts + 30);
+    tflow web = t_flow4("10.0.0.1", 40000, "10.0.0.80", 443);
+    t_tcp(&k, &web, false, 0x02, 1, 0, NULL, 0), submit(p, &k, ts + 40);
+    t_tcp(&k, &web, true, 0x12, 100, 2, NULL, 0), submit(p, &k, ts + 50);
+    t_tcp(&k, &web, false, 0x10, 2, 101, NULL, 0), submit(p, &k, ts + 60);
+    tflow shut = t_flow4("10.0.0.1", 40001, "10.0.0.81", 22);
+    t_tcp(&k, &shut, false, 0x02, 1, 0, NULL, 0), submit(p, &k, ts + 70);
+    t_tcp(&k, &shut, true, 0x14, 0, 2, NULL, 0), submit(p, &k, ts + 80);
+    tflow lost = t_flow4("10.0.0.1", 40002, "10.0.0.82", 80);
+    t_tcp(&k, &lost, false, 0x02, 1, 0, NULL, 0), submit(p, &k, ts + 90);
+    tflow ping = t_flow4("10.0.0.1", 7, "10.0.0.2", 0);
+    t_icmp(&k, &ping, false, 8, 0, 0x10001, "abcd", 4), submit(p, &k, ts + 100);
+    t_icmp(&k, &ping, true, 0, 0, 0x10001, "abcd", 4), submit(p, &k, ts + 200);
+    while (tt_tap_drain(t, 0) > 0) {
+    }
+    tt_tap_note_loss(t, ts + 95, 3); /* the unanswered SYN's window lost packets */
+    /* a minute later: the first flows are judged and expire */
+    tflow late = t_flow4("10.0.0.1", 33336, "10.0.0.53", 53);
+    t_udp(&k, &late, false, "query", 5), submit(p, &k, ts + 600 * SEC);
+    tflow syn = t_flow4("10.0.0.1", 40003, "10.0.0.83", 8080);
+    t_tcp(&k, &syn, false, 0x02, 1, 0, NULL, 0), submit(p, &k, ts + 600 * SEC + 1);
+    /* the answer after the 5 s deadline: unanswered, then a late reply */
+    t_udp(&k, &late, true, "answer!", 7), submit(p, &k, ts + 610 * SEC);
+    tflow syn2 = t_flow4("10.0.0.1", 40004, "10.0.0.84", 8081);
+    t_tcp(&k, &syn2, false, 0x02, 1, 0, NULL, 0), submit(p, &k, ts + 610 * SEC + 1);
+    cr_assert_eq(tt_tap_finish(t), 0); /* the last two end with the capture */
+    tt_tap_close(t);
+}
+
+/* replay's summary takes brief records when it is their only reader: each
+ * must say what the flow's conn record says, in the same order. */
+Test(tap, brief_records_say_what_the_conn_records_say)
+{
+    static brief_view b, c;
+    brief_run(&b, true);
+    brief_run(&c, false);
+    cr_assert_eq(b.n, c.n);
+    cr_assert_eq(b.n, 11, "%u records", b.n);
+    unsigned uncertain = 0, failures = 0, named = 0, late = 0;
+    for (unsigned i = 0; i < b.n; i++) {
+        const tt__brief *x = &b.b[i];
+        const tt_conn *y = &c.c[i];
+        cr_assert_eq(x->ip_version, y->ip_version, "record %u", i);
+        cr_assert_eq(x->proto, y->proto, "record %u", i);
+        cr_assert_eq(x->orig_p, y->orig_p, "record %u", i);
+        cr_assert_eq(x->resp_p, y->resp_p, "record %u", i);
+        cr_assert_eq(memcmp(x->resp_h, y->resp_h, 16), 0, "record %u", i);
+        cr_assert_eq(b.has_service[i], c.has_service[i], "record %u", i);
+        if (b.has_service[i])
+            cr_assert_str_eq(b.service[i], c.service[i], "record %u", i);
+        cr_assert_eq(x->verdict, y->verdict, "record %u", i);
+        cr_assert_eq(x->certainty, y->certainty, "record %u", i);
+        cr_assert_eq(x->uncertain_why, y->uncertain_why, "record %u", i);
+        cr_assert_eq(x->late_replies, y->late_replies, "record %u", i);
+        uncertain += x->certainty == TT_UNCERTAIN;
+        failures += tt_verdict_is_failure(x->verdict);
+        named += b.has_service[i];
+        late += x->late_replies;
+    }
+    /* the run has what the comparison is about */
+    cr_assert_eq(uncertain, 3, "uncertain: %u", uncertain); /* two by the loss, one by the end */
+    cr_assert_geq(failures, 5, "failures: %u", failures);
+    cr_assert_geq(named, 3, "named: %u", named);
+    cr_assert_eq(late, 1);
 }
