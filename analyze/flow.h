@@ -146,9 +146,9 @@ struct tt_analyzer {
     size_t mem_bytes;
     char namebuf[2][64];
     tt__judgment_fn judgment_fn; /* see judgment.h; used when cfg.on_judge is NULL */
-    tt__brief_fn brief_fn;       /* see judgment.h; used when cfg.on_conn is NULL */
-    void *brief_ctx;
     void *judgment_ctx;
+    tt__brief_fn brief_fn; /* see judgment.h; used when cfg.on_conn is NULL */
+    void *brief_ctx;
 };
 
 /* TCP state machine and history (tcp.c). */
