@@ -140,6 +140,14 @@ static void dest_count(cli_summary *s, const cli_summary_pending *p)
     }
 }
 
+/* Counts the oldest record of the look-ahead queue into its group. */
+static void count_oldest(cli_summary *s)
+{
+    dest_count(s, &s->ahead[s->ahead_at]);
+    s->ahead_at = (s->ahead_at + 1) % CLI_SUMMARY_AHEAD;
+    s->ahead_n--;
+}
+
 void cli_summary_add(cli_summary *s, const tt_conn *c)
 {
     tt__brief b = {.ip_version = c->ip_version,
@@ -187,11 +195,8 @@ void cli_summary_add_brief(cli_summary *s, const tt__brief *c)
      * index of up to 1 MiB, which was 11 % of the analysis thread's time
      * (perf record, SYN scan 1 M). The groups come out the same: records are
      * added in order, and every reader of the groups flushes first. */
-    if (s->ahead_n == CLI_SUMMARY_AHEAD) {
-        dest_count(s, &s->ahead[s->ahead_at]);
-        s->ahead_at = (s->ahead_at + 1) % CLI_SUMMARY_AHEAD;
-        s->ahead_n--;
-    }
+    if (s->ahead_n == CLI_SUMMARY_AHEAD)
+        count_oldest(s);
     cli_summary_pending *p = &s->ahead[(s->ahead_at + s->ahead_n++) % CLI_SUMMARY_AHEAD];
     memset(&p->key, 0, sizeof p->key);
     p->key.ip_version = c->ip_version;
@@ -210,10 +215,8 @@ void cli_summary_add_brief(cli_summary *s, const tt__brief *c)
 
 void cli_summary_flush(cli_summary *s)
 {
-    for (; s->ahead_n; s->ahead_n--) {
-        dest_count(s, &s->ahead[s->ahead_at]);
-        s->ahead_at = (s->ahead_at + 1) % CLI_SUMMARY_AHEAD;
-    }
+    while (s->ahead_n)
+        count_oldest(s);
 }
 
 /* ---- judgement --------------------------------------------------------- */
