@@ -372,6 +372,12 @@ static void build_conn(tt_analyzer *a, tt__flow *f, tt_conn *c)
     tt__fill_conn(a, f, c);
 }
 
+static void build_brief(tt_analyzer *a, tt__flow *f, tt__brief *b)
+{
+    guess_once(a, f);
+    tt__fill_brief(a, f, b);
+}
+
 void tt__analyzer_set_judgment_hook(tt_analyzer *a, tt__judgment_fn fn, void *ctx)
 {
     a->judgment_fn = fn;
@@ -562,17 +568,8 @@ static void release(tt_analyzer *a, uint32_t idx, uint64_t now)
         build_conn(a, f, &c);
         a->cfg.on_conn(a->cfg.conn_ctx, &c);
     } else if (a->brief_fn) {
-        guess_once(a, f); /* what build_conn does before naming the service */
-        tt__brief b = {.ip_version = f->ipver,
-                       .proto = f->proto,
-                       .orig_p = f->port[0],
-                       .resp_p = f->port[1],
-                       .service = tt__flow_service(a, f),
-                       .verdict = (tt_verdict)f->verdict,
-                       .certainty = (tt_certainty)f->certainty,
-                       .uncertain_why = f->certainty == TT_UNCERTAIN ? f->unc_why : 0,
-                       .late_replies = f->late};
-        memcpy(b.resp_h, f->addr[1], 16);
+        tt__brief b;
+        build_brief(a, f, &b);
         a->brief_fn(a->brief_ctx, &b);
     }
     a->st.flows_reported++;

@@ -172,6 +172,9 @@ tt_verdict tt__verdict(const tt_analyzer *a, const tt__flow *f, uint64_t now_us,
 void tt__fill_conn(tt_analyzer *a, const tt__flow *f, tt_conn *c);
 /* The conn record's service alone (tt__fill_conn's c->service), same contract. */
 const char *tt__flow_service(tt_analyzer *a, const tt__flow *f);
+/* The brief record of f (judgment.h): tt__fill_conn's fields of the same
+ * names, same contract. */
+void tt__fill_brief(tt_analyzer *a, const tt__flow *f, tt__brief *b);
 bool tt__likely_server_port(uint8_t proto, uint16_t port);
 bool tt__port_one_way(uint16_t port);
 

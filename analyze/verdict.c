@@ -168,6 +168,12 @@ const char *tt__flow_service(tt_analyzer *a, const tt__flow *f)
     return ids ? tt__dpi_service(a->dpi, ids, a->namebuf[1], sizeof(a->namebuf[1])) : NULL;
 }
 
+/* Why a failure may be a capture artifact: the reasons only when uncertain. */
+static uint32_t uncertain_why(const tt__flow *f)
+{
+    return f->certainty == TT_UNCERTAIN ? f->unc_why : 0;
+}
+
 void tt__fill_conn(tt_analyzer *a, const tt__flow *f, tt_conn *c)
 {
     memset(c, 0, sizeof(*c));
@@ -208,7 +214,7 @@ void tt__fill_conn(tt_analyzer *a, const tt__flow *f, tt_conn *c)
     c->resp_ip_bytes = f->ip_bytes[1];
     c->verdict = (tt_verdict)f->verdict;
     c->certainty = (tt_certainty)f->certainty;
-    c->uncertain_why = f->certainty == TT_UNCERTAIN ? f->unc_why : 0;
+    c->uncertain_why = uncertain_why(f);
     c->late_replies = f->late;
     c->judged_us = f->judged_us;
     c->icmp_type = f->icmp_type;
@@ -222,4 +228,19 @@ void tt_conn_addr_str(const tt_conn *c, bool resp, char *buf, size_t len)
         return;
     if (!inet_ntop(c->ip_version == 4 ? AF_INET : AF_INET6, a, buf, (socklen_t)len))
         buf[0] = 0;
+}
+
+void tt__fill_brief(tt_analyzer *a, const tt__flow *f, tt__brief *b)
+{
+    memset(b, 0, sizeof(*b));
+    b->ip_version = f->ipver;
+    b->proto = f->proto;
+    b->orig_p = f->port[0];
+    b->resp_p = f->port[1];
+    memcpy(b->resp_h, f->addr[1], 16);
+    b->service = tt__flow_service(a, f);
+    b->verdict = (tt_verdict)f->verdict;
+    b->certainty = (tt_certainty)f->certainty;
+    b->uncertain_why = uncertain_why(f);
+    b->late_replies = f->late;
 }
