@@ -50,6 +50,17 @@ static void teardown(void)
     R = NULL;
 }
 
+/* Replaces the suite's analyzer by one of max_flows flows without nDPI. */
+static void reopen_without_dpi(size_t max_flows)
+{
+    teardown();
+    tt_analyzer_config cfg;
+    tt_analyzer_config_init(&cfg);
+    cfg.max_flows = max_flows;
+    cfg.enable_dpi = false;
+    open_with(&cfg);
+}
+
 static void feed(const tpkt *p, uint64_t t)
 {
     cr_assert_eq(tt_analyzer_packet(A, TT_LINK_RAW, t, p->b, (uint32_t)p->len, (uint32_t)p->len),
@@ -297,12 +308,7 @@ Test(flow, icmp_echo_answered_and_unanswered)
 
 Test(flow, full_table_evicts_the_oldest_and_reports_everything)
 {
-    teardown();
-    tt_analyzer_config cfg;
-    tt_analyzer_config_init(&cfg);
-    cfg.max_flows = 16;
-    cfg.enable_dpi = false;
-    open_with(&cfg);
+    reopen_without_dpi(16);
     tpkt p;
     for (int i = 0; i < 100; i++) {
         tflow f = t_flow4("10.0.0.1", (uint16_t)(10000 + i), "10.0.0.2", 80);
@@ -423,12 +429,7 @@ Test(flow, memory_budget_below_the_configuration_is_refused)
 
 Test(flow, syn_flood_evicts_handshakes_not_the_connections_that_work)
 {
-    teardown();
-    tt_analyzer_config cfg;
-    tt_analyzer_config_init(&cfg);
-    cfg.max_flows = 64;
-    cfg.enable_dpi = false;
-    open_with(&cfg);
+    reopen_without_dpi(64);
     tflow dns = t_flow4("10.0.0.1", 33333, "10.0.0.53", 53);
     tpkt p;
     t_udp(&p, &dns, false, "query", 5), feed(&p, T0);
@@ -460,12 +461,7 @@ Test(flow, syn_flood_evicts_handshakes_not_the_connections_that_work)
  * same tuples come again: the released flows must have left their chains. */
 Test(flow, flows_are_found_while_the_hash_buckets_double_and_after_they_expire)
 {
-    teardown();
-    tt_analyzer_config cfg;
-    tt_analyzer_config_init(&cfg);
-    cfg.max_flows = 8192;
-    cfg.enable_dpi = false;
-    open_with(&cfg);
+    reopen_without_dpi(8192);
     enum { N = 2000 };
     tpkt p;
     for (int round = 0; round < 2; round++) {

@@ -345,15 +345,21 @@ typedef struct brief_view {
     unsigned n;
 } brief_view;
 
+/* The record's service, copied while it is valid; the next record's slot. */
+static void keep_service(brief_view *v, const char *service)
+{
+    v->has_service[v->n] = service != NULL;
+    if (service)
+        snprintf(v->service[v->n], sizeof v->service[0], "%s", service);
+    v->n++;
+}
+
 static void keep_brief(void *ctx, const tt__brief *b)
 {
     brief_view *v = ctx;
     cr_assert_lt(v->n, 64);
     v->b[v->n] = *b;
-    v->has_service[v->n] = b->service != NULL;
-    if (b->service)
-        snprintf(v->service[v->n], sizeof v->service[0], "%s", b->service);
-    v->n++;
+    keep_service(v, b->service);
 }
 
 static void keep_conn(void *ctx, const tt_conn *c)
@@ -361,10 +367,7 @@ static void keep_conn(void *ctx, const tt_conn *c)
     brief_view *v = ctx;
     cr_assert_lt(v->n, 64);
     v->c[v->n] = *c;
-    v->has_service[v->n] = c->service != NULL;
-    if (c->service)
-        snprintf(v->service[v->n], sizeof v->service[0], "%s", c->service);
-    v->n++;
+    keep_service(v, c->service);
 }
 
 static void submit(tt_producer *p, const tpkt *k, uint64_t ts)
