@@ -43,8 +43,9 @@ void tt__dpi_guess_ports(tt__dpi *d, uint8_t proto, uint16_t sport, uint16_t dpo
 /* "TLS.Google", "DNS", ...; NULL for unknown. buf holds the result. */
 const char *tt__dpi_name(tt__dpi *d, const uint16_t proto[2], char *buf, size_t len);
 
-/* Zeek-style service name ("dns", "ssl", "http", ...) or NULL. buf may hold it. */
-const char *tt__dpi_service(const tt__dpi *d, const uint16_t proto[2], char *buf, size_t len);
+/* Zeek-style service name ("dns", "ssl", "http", ...) or NULL: one string per
+ * protocol, valid until tt__dpi_close. */
+const char *tt__dpi_service(const tt__dpi *d, const uint16_t proto[2]);
 
 /* True for protocols that send without expecting a reply (syslog, NetFlow, RTP, ...). */
 bool tt__dpi_one_way(const uint16_t proto[2]);

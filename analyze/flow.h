@@ -144,7 +144,7 @@ struct tt_analyzer {
     uint32_t ndamage, damage_next;
     tt_analyzer_stats st;
     size_t mem_bytes;
-    char namebuf[2][64];
+    char namebuf[64];            /* the l7 name of the record being built */
     tt__judgment_fn judgment_fn; /* see judgment.h; used when cfg.on_judge is NULL */
     void *judgment_ctx;
     tt__brief_fn brief_fn; /* see judgment.h; used when cfg.on_conn is NULL */

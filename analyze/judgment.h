@@ -15,7 +15,8 @@
 typedef struct tt__judgment {
     uint64_t ts_us;
     uint64_t orig_pkts;
-    const char *service; /* tt_conn.service: valid during the call */
+    const char
+        *service; /* tt_conn.service: one string per protocol, valid until the analyzer closes */
     uint8_t proto;
     tt_verdict verdict;
     tt_certainty certainty;

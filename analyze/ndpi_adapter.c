@@ -47,6 +47,12 @@ struct tt__dpi {
         uint64_t key; /* 1 << 40 | proto << 32 | sport << 16 | dport; 0: empty */
         uint16_t out[2];
     } guesses[GUESS_CACHE];
+    /* Every protocol's service name, built once at open: lookups are an
+     * index, and the pointers stay valid while the module lives. */
+    const char **service; /* nservices entries */
+    char *service_text;   /* the lower-cased names they point into */
+    size_t service_bytes;
+    uint32_t nservices;
     uint8_t *pool;      /* max_flows * flow_size bytes */
     uint32_t *free_idx; /* stack of free slots */
     uint32_t nfree, max_flows;
@@ -73,6 +79,8 @@ static size_t heap_in_use(void)
     return 0;
 #endif
 }
+
+static int build_services(tt__dpi *d);
 
 int tt__dpi_open(tt__dpi **out, uint32_t max_flows, const tt_allocator *al, char *errbuf,
                  size_t *mem_bytes)
@@ -121,9 +129,14 @@ int tt__dpi_open(tt__dpi **out, uint32_t max_flows, const tt_allocator *al, char
         tt__dpi_close(d);
         return TT_ENDPI;
     }
+    if (build_services(d) < 0) {
+        tt__set_err(errbuf, "cannot allocate the service names");
+        tt__dpi_close(d);
+        return TT_ENOMEM;
+    }
     if (mem_bytes)
         *mem_bytes = (after > before ? after - before : 0) + (size_t)max_flows * d->flow_size +
-                     (size_t)max_flows * sizeof(uint32_t) + sizeof(*d);
+                     (size_t)max_flows * sizeof(uint32_t) + sizeof(*d) + d->service_bytes;
     *out = d;
     return 0;
 }
@@ -149,6 +162,7 @@ void tt__dpi_close(tt__dpi *d)
         ndpi_exit_detection_module(d->mod);
     tt__free(&d->al, d->pool, (size_t)d->max_flows * d->flow_size);
     tt__free(&d->al, d->free_idx, (size_t)d->max_flows * sizeof(uint32_t));
+    tt__free(&d->al, d->service, d->service_bytes);
     tt_allocator al = d->al;
     tt__free(&al, d, sizeof(*d));
 }
@@ -315,22 +329,56 @@ static const char *zeek_service(uint16_t id)
     }
 }
 
-const char *tt__dpi_service(const tt__dpi *d, const uint16_t proto[2], char *buf, size_t len)
+/* Name of protocol id for the service column: Zeek's where it has one,
+ * else nDPI's in lower case (at most SERVICE_MAX-1 bytes). */
+#define SERVICE_MAX 64
+
+static size_t service_len(const tt__dpi *d, uint16_t id)
+{
+    if (zeek_service(id))
+        return 0;
+    const char *n = ndpi_get_proto_name(d->mod, id);
+    return n ? strnlen(n, SERVICE_MAX - 1) + 1 : 0;
+}
+
+/* One allocation: the pointer table, then the names it points into. */
+static int build_services(tt__dpi *d)
+{
+    uint32_t n = ndpi_get_num_supported_protocols(d->mod);
+    if (n == 0)
+        n = 1;
+    size_t text = 0;
+    for (uint32_t id = 0; id < n; id++)
+        text += service_len(d, (uint16_t)id);
+    d->service_bytes = (size_t)n * sizeof(*d->service) + text;
+    d->service = tt__alloc(&d->al, d->service_bytes);
+    if (!d->service)
+        return TT_ENOMEM;
+    d->service_text = (char *)(d->service + n);
+    d->nservices = n;
+    char *at = d->service_text;
+    for (uint32_t id = 0; id < n; id++) {
+        const char *zeek = zeek_service((uint16_t)id);
+        size_t len = service_len(d, (uint16_t)id);
+        d->service[id] = zeek ? zeek : len ? at : NULL;
+        if (zeek || !len)
+            continue;
+        const char *name = ndpi_get_proto_name(d->mod, (uint16_t)id);
+        for (size_t i = 0; i + 1 < len; i++)
+            at[i] = (char)tolower((unsigned char)name[i]);
+        at[len - 1] = 0;
+        at += len;
+    }
+    return 0;
+}
+
+const char *tt__dpi_service(const tt__dpi *d, const uint16_t proto[2])
 {
     uint16_t id = proto[0] != NDPI_PROTOCOL_UNKNOWN ? proto[0] : proto[1];
     if (id == NDPI_PROTOCOL_UNKNOWN)
         return NULL;
-    const char *zeek = zeek_service(id);
-    if (zeek)
-        return zeek;
-    const char *n = ndpi_get_proto_name(d->mod, id);
-    if (!n || len == 0)
-        return NULL;
-    size_t i = 0;
-    for (; n[i] && i + 1 < len; i++)
-        buf[i] = (char)tolower((unsigned char)n[i]);
-    buf[i] = 0;
-    return buf;
+    /* nDPI names an id it does not know "Unknown" */
+    return d->service[id < d->nservices ? id : NDPI_PROTOCOL_UNKNOWN];
 }
 
 static bool id_one_way(uint16_t id)

@@ -165,7 +165,7 @@ static const uint16_t *name_ids(const tt_analyzer *a, const tt__flow *f)
 const char *tt__flow_service(tt_analyzer *a, const tt__flow *f)
 {
     const uint16_t *ids = name_ids(a, f);
-    return ids ? tt__dpi_service(a->dpi, ids, a->namebuf[1], sizeof(a->namebuf[1])) : NULL;
+    return ids ? tt__dpi_service(a->dpi, ids) : NULL;
 }
 
 /* Why a failure may be a capture artifact: the reasons only when uncertain. */
@@ -192,8 +192,8 @@ void tt__fill_conn(tt_analyzer *a, const tt__flow *f, tt_conn *c)
     c->resp_p = f->port[1];
     const uint16_t *ids = name_ids(a, f);
     if (ids) {
-        c->l7 = tt__dpi_name(a->dpi, ids, a->namebuf[0], sizeof(a->namebuf[0]));
-        c->service = tt__dpi_service(a->dpi, ids, a->namebuf[1], sizeof(a->namebuf[1]));
+        c->l7 = tt__dpi_name(a->dpi, ids, a->namebuf, sizeof(a->namebuf));
+        c->service = tt__dpi_service(a->dpi, ids);
     }
     c->has_sizes = f->last_us > f->first_us;
     if (f->proto == 6) {

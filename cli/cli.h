@@ -7,6 +7,7 @@
  *   conn.log writer (connlog.c) Zeek's TSV conn.log plus tt_verdict, tt_certainty
  *   JSON writer (jsonlog.c)     Zeek's JSON conn log plus tunneltap's keys
  *   summary (summary.c)         counts records, names failing destinations, judges
+ *   handoff (handoff.c)         brief records counted into a summary on another thread
  *   replay (replay.c)           the `tunneltap replay` subcommand
  */
 #ifndef TT_CLI_CLI_H
@@ -124,13 +125,17 @@ typedef struct cli_dest_row {
 
 /* A record counted but not yet added to its group (summary.c: cli_summary_add). */
 typedef struct cli_summary_pending {
-    cli_dest key;
+    uint8_t addr[16]; /* its group's key, as in cli_dest */
+    const char *service;
+    uint16_t port;
+    uint8_t ip_version, proto;
     uint64_t hash;
     uint8_t verdict;
     bool fail, unsure;
 } cli_summary_pending;
 
 #define CLI_SUMMARY_AHEAD 8
+#define CLI_SUMMARY_SERVICES 16 /* brief records' service strings remembered by address */
 
 typedef struct cli_summary {
     uint64_t flows;
@@ -148,6 +153,9 @@ typedef struct cli_summary {
     bool oom; /* a group could not be added: destinations incomplete */
     cli_summary_pending ahead[CLI_SUMMARY_AHEAD]; /* a ring: ahead_n from ahead_at */
     unsigned ahead_at, ahead_n;
+    struct {
+        const char *from, *copy; /* a brief record's service -> its copy in strings */
+    } service[CLI_SUMMARY_SERVICES];
 } cli_summary;
 
 /* What the summary says about where the records came from. */
@@ -173,7 +181,9 @@ void cli_summary_init(cli_summary *s);
  * fetched meanwhile: call cli_summary_flush before reading the summary. */
 void cli_summary_add(cli_summary *s, const tt_conn *c);
 /* The same from the analyzer's brief record (analyze/judgment.h), which
- * replay takes instead of whole conn records when only the summary reads them. */
+ * replay takes instead of whole conn records when only the summary reads them.
+ * Its service string must stay unchanged at its address while s is used
+ * (the analyzer's do, until it closes). */
 struct tt__brief;
 void cli_summary_add_brief(cli_summary *s, const struct tt__brief *b);
 /* Adds the records still queued to their groups (cli_summary_failing and
@@ -193,6 +203,26 @@ int cli_summary_failing(cli_summary *s, bool with_uncertain, size_t top, cli_des
 void cli_summary_print(cli_summary *s, const cli_summary_source *src, const tt_analyzer_stats *st,
                        FILE *out);
 void cli_summary_free(cli_summary *s);
+
+/* ---- handoff: the summary counted on another thread ------------------- */
+
+/* A bounded queue of brief records: the analysis thread pushes (never
+ * waiting: when the queue is full it counts the queued records itself),
+ * another thread polls and counts them into the summary, in order. */
+typedef struct cli_handoff cli_handoff;
+
+/* Holds cap records (rounded up to a power of two). Returns 0 or TT_ENOMEM. */
+int cli_handoff_new(cli_handoff **out, cli_summary *sum, uint32_t cap);
+/* A tt__brief_fn (ctx: the handoff). One producer thread at a time. */
+void cli_handoff_push(void *ctx, const struct tt__brief *b);
+/* Counts what is queued unless another thread is counting; never waits. */
+void cli_handoff_poll(cli_handoff *h);
+/* Counts everything queued (waits for a counting push to finish): call after
+ * the producer's last push and before reading the summary. */
+void cli_handoff_drain(cli_handoff *h);
+/* Pushes that found the queue full and counted it themselves. */
+uint64_t cli_handoff_self_counted(const cli_handoff *h);
+void cli_handoff_free(cli_handoff *h);
 
 /* ---- subcommands ------------------------------------------------------- */
 

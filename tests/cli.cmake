@@ -6,3 +6,14 @@ tt_add_criterion(test_output
   LABELS cli)
 
 tt_add_script_test(test_replay_cli test_replay_cli.sh LABELS cli)
+
+# The handoff queue between replay's threads: a plain program (Criterion
+# cannot run under ThreadSanitizer), so `ctest -L tsan` runs it too.
+add_executable(tsan_handoff ${CMAKE_SOURCE_DIR}/tests/tsan_handoff.c ${CMAKE_SOURCE_DIR}/cli/handoff.c
+  ${CMAKE_SOURCE_DIR}/cli/summary.c ${CMAKE_SOURCE_DIR}/cli/connlog.c ${CMAKE_SOURCE_DIR}/cli/jsonlog.c)
+target_include_directories(tsan_handoff PRIVATE ${CMAKE_SOURCE_DIR} ${CMAKE_SOURCE_DIR}/include)
+target_compile_definitions(tsan_handoff PRIVATE _GNU_SOURCE)
+target_link_libraries(tsan_handoff PRIVATE tunneltap PkgConfig::JANSSON Threads::Threads)
+tt_warnings(tsan_handoff)
+add_test(NAME tsan_handoff COMMAND tsan_handoff)
+set_tests_properties(tsan_handoff PROPERTIES LABELS "cli;tsan")

@@ -1,0 +1,125 @@
+/* handoff.c - brief records from the analysis thread to a summary counted on another thread.
+ *
+ * replay's two threads do not share the work evenly: on a SYN scan the
+ * analysis thread does three fifths of it and the reader, which waits for
+ * the analysis, two. Counting the summary (a quarter of the analysis
+ * thread's samples there) moves to the reader this way: the analysis thread
+ * appends each record to a bounded queue; whoever holds the queue's lock
+ * counts what is queued, in order. The reader takes the lock when it polls
+ * (tries only: it never waits); the analysis thread takes it only when the
+ * queue is full, counting the queued records itself, so it never waits for
+ * the reader either (the reader may be asleep waiting for ring room, which
+ * only the analysis thread can make).
+ *
+ * Memory ordering, by pairs:
+ *   push (the one producer)               count_queued (lock holder)
+ *     rec[head] = *b
+ *     store(head, h + 1)   H1 (release) -->  load(head)  H2 (acquire): rec[] written
+ *     load(tail)  T2 (acquire) <---------   store(tail, t)  T1 (release): rec[] read
+ * The summary itself is only touched under the lock, which orders it.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+
+#include "analyze/judgment.h"
+#include "cli/cli.h"
+
+struct cli_handoff {
+    /* The producer's line: head, and the tail it last saw (its own copy). */
+    _Alignas(64) _Atomic uint32_t head;
+    uint32_t tail_seen;
+    uint64_t self_counted;
+    /* The counting side's line: tail is written only under lock. */
+    _Alignas(64) _Atomic uint32_t tail;
+    pthread_mutex_t lock;
+    uint32_t mask;
+    tt__brief *rec;
+    cli_summary *sum;
+};
+
+int cli_handoff_new(cli_handoff **out, cli_summary *sum, uint32_t cap)
+{
+    *out = NULL;
+    uint32_t n = 2;
+    while (n < cap && n < (1u << 30))
+        n <<= 1;
+    cli_handoff *h = aligned_alloc(64, sizeof *h);
+    if (!h)
+        return TT_ENOMEM;
+    *h = (cli_handoff){.mask = n - 1, .sum = sum};
+    atomic_init(&h->head, 0);
+    atomic_init(&h->tail, 0);
+    /* Its pages are touched as records pass: a short capture pays for few. */
+    h->rec = malloc((size_t)n * sizeof *h->rec);
+    if (!h->rec || pthread_mutex_init(&h->lock, NULL) != 0) {
+        free(h->rec);
+        free(h);
+        return TT_ENOMEM;
+    }
+    *out = h;
+    return 0;
+}
+
+void cli_handoff_free(cli_handoff *h)
+{
+    if (!h)
+        return;
+    pthread_mutex_destroy(&h->lock);
+    free(h->rec);
+    free(h);
+}
+
+/* Counts every queued record into the summary. Caller holds h->lock. */
+static void count_queued(cli_handoff *h)
+{
+    uint32_t t =
+        atomic_load_explicit(&h->tail, memory_order_relaxed); /* only lock holders write it */
+    uint32_t head = atomic_load_explicit(&h->head, memory_order_acquire); /* H2; partner H1 */
+    for (; t != head; t++)
+        cli_summary_add_brief(h->sum, &h->rec[t & h->mask]);
+    atomic_store_explicit(&h->tail, t, memory_order_release); /* T1; partner T2 */
+}
+
+void cli_handoff_push(void *ctx, const tt__brief *b)
+{
+    cli_handoff *h = ctx;
+    uint32_t head = atomic_load_explicit(&h->head, memory_order_relaxed); /* its own */
+    if (head - h->tail_seen > h->mask) {
+        h->tail_seen = atomic_load_explicit(&h->tail, memory_order_acquire); /* T2; partner T1 */
+        if (head - h->tail_seen > h->mask) {
+            /* Full: count the queue here rather than wait for the reader. */
+            pthread_mutex_lock(&h->lock);
+            count_queued(h);
+            pthread_mutex_unlock(&h->lock);
+            h->tail_seen = head;
+            h->self_counted++;
+        }
+    }
+    h->rec[head & h->mask] = *b;
+    atomic_store_explicit(&h->head, head + 1, memory_order_release); /* H1; partner H2 */
+}
+
+void cli_handoff_poll(cli_handoff *h)
+{
+    /* A stale tail only makes this poll try the lock for nothing. */
+    if (atomic_load_explicit(&h->head, memory_order_relaxed) ==
+        atomic_load_explicit(&h->tail, memory_order_relaxed))
+        return;
+    if (pthread_mutex_trylock(&h->lock) != 0)
+        return;
+    count_queued(h);
+    pthread_mutex_unlock(&h->lock);
+}
+
+void cli_handoff_drain(cli_handoff *h)
+{
+    pthread_mutex_lock(&h->lock);
+    count_queued(h);
+    pthread_mutex_unlock(&h->lock);
+}
+
+uint64_t cli_handoff_self_counted(const cli_handoff *h)
+{
+    return h->self_counted;
+}
