@@ -15,8 +15,7 @@
 typedef struct tt__judgment {
     uint64_t ts_us;
     uint64_t orig_pkts;
-    const char
-        *service; /* tt_conn.service: one string per protocol, valid until the analyzer closes */
+    const char *service; /* tt_conn.service: one per protocol, kept until the analyzer closes */
     uint8_t proto;
     tt_verdict verdict;
     tt_certainty certainty;
@@ -38,7 +37,7 @@ typedef struct tt__brief {
     uint8_t ip_version, proto;
     uint16_t orig_p, resp_p;
     uint8_t resp_h[16];
-    const char *service; /* tt_conn.service: valid during the call */
+    const char *service; /* tt_conn.service: one per protocol, kept until the analyzer closes */
     tt_verdict verdict;
     tt_certainty certainty;
     uint32_t uncertain_why;
