@@ -123,7 +123,7 @@ typedef struct cli_dest_row {
 /* Destination groups kept at most (136 bytes each with their index slots). */
 #define CLI_SUMMARY_MAX_DESTS 65536u
 
-/* A record counted but not yet added to its group (summary.c: cli_summary_add). */
+/* A record counted but not yet added to its group (summary.c: count_record). */
 typedef struct cli_summary_pending {
     uint8_t addr[16]; /* its group's key, as in cli_dest */
     const char *service;
@@ -145,8 +145,8 @@ typedef struct cli_summary {
     uint64_t failed, uncertain_total;                  /* certain / uncertain failures */
     uint64_t unc_why[8];                               /* by TT_UNC_* bit number */
     uint64_t late_replies;
-    cli_dest *dest; /* the groups, dense, in order of first record */
-    size_t dest_cap, dest_used;
+    cli_dest *dest; /* CLI_SUMMARY_MAX_DESTS groups, dense, in order of first record */
+    size_t dest_used;
     uint64_t *slot;  /* open addressing: hash high bits << 32 | group index + 1; 0 empty */
     size_t slot_cap; /* a power of two, at least twice dest_used */
     cli_strtab strings;

@@ -1,9 +1,9 @@
 /* handoff.c - brief records from the analysis thread to a summary counted on another thread.
  *
- * replay's two threads do not share the work evenly: on a SYN scan the
- * analysis thread does three fifths of it and the reader, which waits for
- * the analysis, two. Counting the summary (a quarter of the analysis
- * thread's samples there) moves to the reader this way: the analysis thread
+ * replay's two threads did not share the work evenly: on a SYN scan the
+ * analysis thread had two thirds of the samples and the reader, which waits
+ * for the analysis, one third. Counting the summary (a quarter of the
+ * analysis thread's samples there) moves to the reader this way: the analysis thread
  * appends each record to a bounded queue; whoever holds the queue's lock
  * counts what is queued, in order. The reader takes the lock when it polls
  * (tries only: it never waits); the analysis thread takes it only when the

@@ -82,7 +82,6 @@ static int dest_grow(cli_summary *s)
         s->dest = malloc(CLI_SUMMARY_MAX_DESTS * sizeof *s->dest);
         if (!s->dest)
             return TT_ENOMEM;
-        s->dest_cap = CLI_SUMMARY_MAX_DESTS;
     }
     size_t cap = s->slot_cap ? s->slot_cap * 2 : 256;
     uint64_t *slot = calloc(cap, sizeof *slot);
