@@ -70,11 +70,24 @@ FILE *cli_output_open(const char *path);
  * anything written to it was lost (EIO when the stream kept no better one). */
 int cli_output_close(FILE *out);
 /* Writes buf's records (in their order) to the --conn-log (with its header
- * and footer; opened: the #open time) and --json outputs, either NULL.
+ * and footer; opened: the #open time) and --json outputs, either NULL; with
+ * both, the JSON lines on a second thread at the same time.
  * Returns 0, or TT_ENOMEM when a JSON record could not be built (the JSON
  * log stops there). */
 int cli_logs_write(const cli_connbuf *buf, FILE *conn, FILE *json, time_t opened);
 
+/* Numbers as the logs write them, into buf (CLI_NUM_TEXT bytes, no NUL),
+ * without printf; each returns the length. cli_u64_text: decimal digits, as
+ * %" PRIu64 " prints them. cli_us_text: microseconds as seconds with exactly
+ * six decimals ("12.000300"), not through a double. */
+#define CLI_NUM_TEXT 28
+size_t cli_u64_text(uint64_t v, char *buf);
+size_t cli_us_text(uint64_t us, char *buf);
+/* An address as text into buf (INET6_ADDRSTRLEN bytes): IPv4 dotted decimal,
+ * written here (glibc's inet_ntop formats it with sprintf, a fifth of the
+ * conn.log writer's time), IPv6 by inet_ntop (zero runs compressed). Returns
+ * the length, 0 when inet_ntop fails. */
+size_t cli_addr_text(uint8_t ip_version, const uint8_t *a, char *buf);
 /* "tcp", "udp", "icmp" (ICMPv6 too, as in Zeek) or "unknown_transport". */
 const char *cli_proto_name(uint8_t proto);
 /* "certain" / "uncertain" for a failure, NULL (unset) otherwise. */
@@ -82,11 +95,19 @@ const char *cli_certainty_name(const tt_conn *c);
 
 /* ---- JSON lines -------------------------------------------------------- */
 
-/* One record as a JSON object without newline, malloc'd (free() it), or NULL
- * when out of memory. Keys as Zeek's JSON logs, unset fields omitted. */
+/* A JSON lines writer: keeps the jansson objects of each shape of record
+ * between records (jsonlog.c says why). NULL when out of memory. */
+typedef struct cli_jsonw cli_jsonw;
+cli_jsonw *cli_jsonw_new(void);
+void cli_jsonw_free(cli_jsonw *w);
+/* One record as a JSON object without newline, in w's buffer (valid until
+ * the next call on w), its length in *len; NULL when out of memory. Keys as
+ * Zeek's JSON logs, unset fields omitted. */
+const char *cli_jsonw_format(cli_jsonw *w, const tt_conn *c, size_t *len);
+/* Writes cli_jsonw_format(w, c) and a newline. Returns 0 or TT_ENOMEM. */
+int cli_jsonw_write(cli_jsonw *w, FILE *out, const tt_conn *c);
+/* cli_jsonw_format with a writer of its own, malloc'd (free() it), or NULL. */
 char *cli_jsonlog_format(const tt_conn *c);
-/* Writes cli_jsonlog_format(c) and a newline. Returns 0 or TT_ENOMEM. */
-int cli_jsonlog_write(FILE *out, const tt_conn *c);
 
 /* Name of one TT_UNC_* bit ("capture_loss", ...), or NULL. */
 const char *cli_uncertain_name(uint32_t bit);

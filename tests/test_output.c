@@ -255,6 +255,43 @@ Test(connlog, odd_characters_cannot_break_columns)
     free(line);
 }
 
+Test(connlog, a_line_longer_than_the_writers_buffer_is_written_whole)
+{
+    /* 300 bytes that each take four in the log: 1 200, past the 1 KiB line
+     * buffer, which goes out in pieces */
+    char name[301];
+    memset(name, '\t', 300);
+    name[300] = '\0';
+    tt_conn c = udp_conn(TT_VERDICT_ANSWERED, TT_CERTAINTY_NONE);
+    c.service = name;
+    c.l7 = NULL;
+    char *line = connlog_line(&c);
+    char *f[40];
+    cr_assert_eq(split_tabs(line, f, 40), CLI_CONNLOG_FIELDS);
+    cr_assert_eq(strlen(f[7]), 1200);
+    for (size_t i = 0; i < 300; i++)
+        cr_assert(strncmp(f[7] + 4 * i, "\\x09", 4) == 0, "at %zu: %.8s", i, f[7] + 4 * i);
+    cr_assert_str_eq(f[21], "answered");
+    free(line);
+}
+
+Test(connlog, ipv4_text_is_inet_ntops)
+{
+    /* cli_addr_text writes IPv4 itself: every octet value in every position */
+    for (unsigned v = 0; v < 256; v++) {
+        uint8_t a[16] = {0};
+        for (unsigned pos = 0; pos < 4; pos++) {
+            a[0] = a[1] = a[2] = a[3] = (uint8_t)(255 - v);
+            a[pos] = (uint8_t)v;
+            char mine[INET6_ADDRSTRLEN], theirs[INET6_ADDRSTRLEN];
+            size_t n = cli_addr_text(4, a, mine);
+            cr_assert_not_null(inet_ntop(AF_INET, a, theirs, sizeof theirs));
+            cr_assert_str_eq(mine, theirs);
+            cr_assert_eq(n, strlen(theirs));
+        }
+    }
+}
+
 Test(connlog, other_ip_protocols_are_unknown_transport)
 {
     tt_conn c = make_conn(47, "10.0.0.1", 0, "10.0.0.2", 0, TT_VERDICT_OTHER, TT_CERTAINTY_NONE);
@@ -373,6 +410,115 @@ Test(jsonlog, odd_characters_are_escaped_by_jansson)
     o = json_of(&c);
     cr_assert_str_eq(json_string_value(json_object_get(o, "service")), "caf?");
     json_decref(o);
+}
+
+/* The writer copies strings jansson would leave as they are and has jansson
+ * encode the rest: every byte value, alone and between letters, gives the
+ * encoding jansson gives the same text (or, not being UTF-8, the text with
+ * the byte replaced by '?'). */
+Test(jsonlog, every_byte_is_encoded_as_jansson_encodes_it)
+{
+    cli_jsonw *w = cli_jsonw_new();
+    cr_assert_not_null(w);
+    for (unsigned b = 1; b < 256; b++) {
+        char forms[2][4] = {{(char)b, 0}, {'a', (char)b, 'z', 0}};
+        for (int k = 0; k < 2; k++) {
+            tt_conn c = udp_conn(TT_VERDICT_ANSWERED, TT_CERTAINTY_NONE);
+            c.service = forms[k];
+            json_t *v = json_string(forms[k]);
+            if (!v) {
+                char copy[4];
+                strcpy(copy, forms[k]);
+                for (char *p = copy; *p; p++)
+                    if ((unsigned char)*p >= 0x80)
+                        *p = '?';
+                v = json_string(copy);
+            }
+            cr_assert_not_null(v);
+            char *enc = json_dumps(v, JSON_ENCODE_ANY);
+            char want[64];
+            snprintf(want, sizeof want, ",\"service\":%s,", enc);
+            size_t len;
+            const char *line = cli_jsonw_format(w, &c, &len);
+            cr_assert_not_null(line);
+            cr_assert_not_null(strstr(line, want), "byte 0x%02x: want %s in %s", b, want, line);
+            cr_assert_eq(strlen(line), len);
+            free(enc);
+            json_decref(v);
+        }
+    }
+    cli_jsonw_free(w);
+}
+
+/* One writer for many records of every shape gives each record the line a
+ * writer of its own gives it (its buffer is reused from line to line, long
+ * after short and short after long). */
+Test(jsonlog, one_writer_writes_each_record_as_alone)
+{
+    static char longname[2000];
+    memset(longname, 'x', sizeof longname - 1);
+    cli_jsonw *w = cli_jsonw_new();
+    cr_assert_not_null(w);
+    for (unsigned m = 0; m < 512; m++) {
+        tt_conn c = udp_conn(m & 1 ? TT_VERDICT_UNANSWERED : TT_VERDICT_ANSWERED,
+                             m & 2 ? TT_UNCERTAIN : TT_CERTAIN);
+        c.service = m & 4 ? (m & 64 ? longname : "dns") : NULL;
+        c.has_sizes = m & 8;
+        c.last_us = c.ts_us + m * 1000u;
+        c.orig_bytes = m * 3u;
+        c.conn_state = m & 16 ? "SF" : NULL;
+        strcpy(c.history, m & 32 ? "Dd" : "");
+        c.uncertain_why = m & 128 ? TT_UNC_EVICTED | TT_UNC_SNAPLEN : TT_UNC_CAPTURE_END;
+        c.l7 = m & 256 ? "DNS.Google" : NULL;
+        c.late_replies = m % 3;
+        c.icmp_type = (uint8_t)(m % 5 == 0 ? 3 : 0);
+        c.icmp_code = (uint8_t)(m % 7 == 0 ? 10 : 0);
+        c.orig_pkts = UINT64_MAX - m; /* saturates at INT64_MAX */
+        char *alone = cli_jsonlog_format(&c);
+        size_t len;
+        const char *line = cli_jsonw_format(w, &c, &len);
+        cr_assert_not_null(alone);
+        cr_assert_not_null(line);
+        cr_assert_str_eq(line, alone, "record %u", m);
+        cr_assert_eq(len, strlen(alone));
+        json_t *o = json_loads(line, 0, NULL);
+        cr_assert_not_null(o, "record %u is not JSON: %s", m, line);
+        cr_assert_eq(json_integer_value(json_object_get(o, "orig_pkts")), INT64_MAX);
+        cr_assert_eq(json_object_get(o, "service") != NULL, (m & 4) != 0);
+        cr_assert_eq(json_object_get(o, "duration") != NULL, (m & 8) != 0);
+        json_decref(o);
+        free(alone);
+    }
+    cli_jsonw_free(w);
+}
+
+Test(jsonlog, keys_follow_zeeks_order)
+{
+    tt_conn c = udp_conn(TT_VERDICT_UNANSWERED, TT_UNCERTAIN);
+    c.service = "dns";
+    c.has_sizes = true;
+    c.last_us = c.ts_us + 2;
+    c.orig_bytes = 40;
+    strcpy(c.history, "D");
+    c.orig_pkts = 1;
+    c.orig_ip_bytes = 68;
+    c.uncertain_why = TT_UNC_CAPTURE_END;
+    c.l7 = "DNS";
+    c.late_replies = 1;
+    c.icmp_type = 3;
+    c.icmp_code = 3;
+    char *line = cli_jsonlog_format(&c);
+    cr_assert_str_eq(line,
+                     "{\"ts\":1764280000.123456,\"uid\":\"CAbCdEfGhIjKlMn01\","
+                     "\"id.orig_h\":\"10.0.0.1\",\"id.orig_p\":40000,\"id.resp_h\":\"10.77.2.2\","
+                     "\"id.resp_p\":53,\"proto\":\"udp\",\"service\":\"dns\","
+                     "\"duration\":0.000002,\"orig_bytes\":40,\"resp_bytes\":0,"
+                     "\"conn_state\":\"S0\",\"missed_bytes\":0,\"history\":\"D\","
+                     "\"orig_pkts\":1,\"orig_ip_bytes\":68,\"resp_pkts\":0,\"resp_ip_bytes\":0,"
+                     "\"tt_verdict\":\"unanswered\",\"tt_certainty\":\"uncertain\","
+                     "\"tt_uncertain_why\":[\"capture_end\"],\"l7\":\"DNS\","
+                     "\"tt_late_replies\":1,\"tt_icmp_type\":3,\"tt_icmp_code\":3}");
+    free(line);
 }
 
 Test(jsonlog, ipv6_addresses_are_compressed)
