@@ -98,10 +98,62 @@ static int by_ts_uid(const void *pa, const void *pb)
     return strncmp(a->uid, b->uid, sizeof a->uid); /* uid may fill its array */
 }
 
+/* What the sort moves: 16 bytes, not a 232-byte record. */
+typedef struct sort_key {
+    uint64_t ts_us;
+    const tt_conn *c;
+} sort_key;
+
+static int key_by_ts_uid(const void *pa, const void *pb)
+{
+    const sort_key *a = pa, *b = pb;
+    if (a->ts_us != b->ts_us)
+        return a->ts_us < b->ts_us ? -1 : 1;
+    return by_ts_uid(a->c, b->c);
+}
+
+/* Records already in order are left as they are: a SYN scan's million come
+ * out of the analyzer in order (each released at its SYN's deadline), and
+ * sorting them took 0.08-0.11 s against 0.012 s for the check. Otherwise
+ * the keys are sorted (a record's ts beside a pointer to it: 16 bytes, not
+ * a 232-byte record to move and compare through), and each record is then
+ * moved once to its place, following the permutation's cycles. */
 void cli_connbuf_sort(cli_connbuf *b)
 {
-    if (b->n > 1)
-        qsort(b->v, b->n, sizeof *b->v, by_ts_uid);
+    size_t n = b->n, i = 1;
+    while (i < n && by_ts_uid(&b->v[i - 1], &b->v[i]) <= 0)
+        i++;
+    if (i >= n)
+        return;
+    sort_key *k = malloc(n * sizeof *k);
+    size_t *from = malloc(n * sizeof *from); /* from[j]: the record that goes to j */
+    if (!k || !from) {
+        free(k);
+        free(from);
+        qsort(b->v, n, sizeof *b->v, by_ts_uid); /* slower, needs no memory */
+        return;
+    }
+    for (i = 0; i < n; i++)
+        k[i] = (sort_key){b->v[i].ts_us, &b->v[i]};
+    qsort(k, n, sizeof *k, key_by_ts_uid);
+    for (i = 0; i < n; i++)
+        from[i] = (size_t)(k[i].c - b->v);
+    free(k);
+    for (i = 0; i < n; i++) {
+        if (from[i] == i)
+            continue;
+        tt_conn held = b->v[i];
+        size_t j = i;
+        while (from[j] != i) {
+            size_t src = from[j];
+            b->v[j] = b->v[src];
+            from[j] = j;
+            j = src;
+        }
+        b->v[j] = held;
+        from[j] = j;
+    }
+    free(from);
 }
 
 void cli_connbuf_free(cli_connbuf *b)

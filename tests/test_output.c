@@ -330,6 +330,51 @@ Test(connbuf, sorts_by_ts_then_uid_and_owns_its_strings)
     cli_connbuf_free(&b);
 }
 
+static int ref_by_ts_uid(const void *pa, const void *pb)
+{
+    const tt_conn *a = pa, *b = pb;
+    if (a->ts_us != b->ts_us)
+        return a->ts_us < b->ts_us ? -1 : 1;
+    return strncmp(a->uid, b->uid, sizeof a->uid);
+}
+
+/* The sort moves each record once along its permutation's cycles: every
+ * record ends where sorting the records themselves puts it, whole (all its
+ * bytes), for orders with many ties, reversed, shuffled and already sorted. */
+Test(connbuf, many_records_end_where_a_sort_of_the_records_puts_them)
+{
+    uint64_t x = 88172645463325252u; /* xorshift: a fixed shuffle */
+    for (int order = 0; order < 4; order++) {
+        cli_connbuf b = {0};
+        size_t n = 5000;
+        for (size_t i = 0; i < n; i++) {
+            tt_conn c = udp_conn(TT_VERDICT_ANSWERED, TT_CERTAINTY_NONE);
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            c.ts_us = order == 0   ? x % 97       /* many ties: uid decides */
+                      : order == 1 ? n - i        /* reversed */
+                      : order == 2 ? x % 1000000u /* shuffled */
+                                   : i / 3;       /* already sorted */
+            snprintf(c.uid, sizeof c.uid, "C%06zu", order == 3 ? i : (size_t)(x % 999983u));
+            c.orig_pkts = i; /* the record's own mark, to check it moved whole */
+            c.orig_bytes = i * 7;
+            cr_assert_eq(cli_connbuf_add(&b, &c), 0);
+        }
+        tt_conn *ref = malloc(n * sizeof *ref);
+        cr_assert_not_null(ref);
+        memcpy(ref, b.v, n * sizeof *ref);
+        qsort(ref, n, sizeof *ref, ref_by_ts_uid);
+        cli_connbuf_sort(&b);
+        for (size_t i = 0; i < n; i++) {
+            cr_assert_eq(b.v[i].ts_us, ref[i].ts_us, "order %d, record %zu", order, i);
+            cr_assert_eq(strncmp(b.v[i].uid, ref[i].uid, sizeof ref[i].uid), 0, "order %d", order);
+            cr_assert_eq(b.v[i].orig_bytes, b.v[i].orig_pkts * 7, "order %d, record %zu torn",
+                         order, i);
+        }
+        free(ref);
+        cli_connbuf_free(&b);
+    }
+}
+
 /* ---- JSON -------------------------------------------------------------- */
 
 Test(jsonlog, keys_are_zeeks_dotted_names_and_unset_ones_are_omitted)
