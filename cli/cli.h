@@ -7,7 +7,7 @@
  *   conn.log writer (connlog.c) Zeek's TSV conn.log plus tt_verdict, tt_certainty
  *   JSON writer (jsonlog.c)     Zeek's JSON conn log plus tunneltap's keys
  *   summary (summary.c)         counts records, names failing destinations, judges
- *   handoff (handoff.c)         brief records counted into a summary on another thread
+ *   handoff (handoff.c)         records counted into a summary (and kept) on another thread
  *   replay (replay.c)           the `tunneltap replay` subcommand
  */
 #ifndef TT_CLI_CLI_H
@@ -227,15 +227,22 @@ void cli_summary_free(cli_summary *s);
 
 /* ---- handoff: the summary counted on another thread ------------------- */
 
-/* A bounded queue of brief records: the analysis thread pushes (never
- * waiting: when the queue is full it counts the queued records itself),
- * another thread polls and counts them into the summary, in order. */
+/* A bounded queue of records: the analysis thread pushes (never waiting:
+ * when the queue is full it counts the queued records itself), another
+ * thread polls and counts them into the summary, in order. */
 typedef struct cli_handoff cli_handoff;
 
-/* Holds cap records (rounded up to a power of two). Returns 0 or TT_ENOMEM. */
+/* Brief records; holds cap (rounded up to a power of two). Returns 0 or
+ * TT_ENOMEM. */
 int cli_handoff_new(cli_handoff **out, cli_summary *sum, uint32_t cap);
 /* A tt__brief_fn (ctx: the handoff). One producer thread at a time. */
 void cli_handoff_push(void *ctx, const struct tt__brief *b);
+/* Conn records instead, each counted into sum and kept in buf. */
+int cli_handoff_new_conns(cli_handoff **out, cli_summary *sum, cli_connbuf *buf, uint32_t cap);
+/* A tt_conn_fn (ctx: a conn handoff). One producer thread at a time. */
+void cli_handoff_push_conn(void *ctx, const tt_conn *c);
+/* A conn record could not be kept in buf (out of memory): after the drain. */
+bool cli_handoff_oom(const cli_handoff *h);
 /* Counts what is queued unless another thread is counting; never waits. */
 void cli_handoff_poll(cli_handoff *h);
 /* Counts everything queued (waits for a counting push to finish): call after

@@ -53,21 +53,6 @@ typedef struct replay_opts {
     double speed;   /* --speed: capture seconds per second; 0: as fast as possible */
 } replay_opts;
 
-/* Receives every finished connection from the analyzer. */
-typedef struct replay_sink {
-    cli_summary *sum;
-    cli_connbuf *buf; /* NULL when no log was asked for */
-    bool oom;
-} replay_sink;
-
-static void on_conn(void *ctx, const tt_conn *c)
-{
-    replay_sink *k = ctx;
-    cli_summary_add(k->sum, c);
-    if (k->buf && !k->oom && cli_connbuf_add(k->buf, c) < 0)
-        k->oom = true;
-}
-
 static void on_log(void *ctx, int level, const char *msg)
 {
     (void)ctx;
@@ -411,8 +396,7 @@ int cli_replay_main(int argc, char **argv)
     cli_summary sum;
     cli_connbuf buf = {0};
     cli_summary_init(&sum);
-    replay_sink sink = {&sum, (o.conn_log || o.json || o.evidence || o.report) ? &buf : NULL,
-                        false};
+    bool keep = o.conn_log || o.json || o.evidence || o.report; /* conn records */
     cli_handoff *handoff = NULL;
     char stopped[TT_ERRBUF_SIZE] = "";
     time_t opened = time(NULL);
@@ -460,19 +444,28 @@ int cli_replay_main(int argc, char **argv)
      * the analyzer builds none (a fifth of a SYN scan's analysis). When only
      * the summary reads them it takes the analyzer's brief record (no uid,
      * names, sizes or history: on a SYN scan building whole records was a
-     * fifth of replay's wall time, 0.31 against 0.25 s), and counts them on
-     * this thread, which reads ahead and waits for the analysis anyway
-     * (cli/handoff.c). */
-    bool brief = !o.quiet && !sink.buf;
-    cfg.on_conn = sink.buf ? on_conn : NULL;
-    cfg.conn_ctx = &sink;
+     * fifth of replay's wall time, 0.31 against 0.25 s). Either kind is
+     * counted (and conn records kept) on this thread, which reads ahead and
+     * waits for the analysis anyway (cli/handoff.c). */
+    bool brief = !o.quiet && !keep;
+    if (keep)
+        rc = cli_handoff_new_conns(&handoff, &sum, &buf, REPLAY_HANDOFF);
+    else if (brief)
+        rc = cli_handoff_new(&handoff, &sum, REPLAY_HANDOFF);
+    if (rc < 0) {
+        fprintf(stderr, "tunneltap: replay: out of memory\n");
+        status = EXIT_RUNTIME;
+        goto out;
+    }
+    cfg.on_conn = keep ? cli_handoff_push_conn : NULL;
+    cfg.conn_ctx = handoff;
     cfg.log = on_log;
     cfg.on_judge = dash ? cli_dashboard_on_judge : NULL;
     cfg.judge_ctx = dash;
     err[0] = '\0';
     tcfg.analyzer = cfg;
     rc = tt_tap_open(&tap, &tcfg, err);
-    if (rc == 0 && brief && (rc = cli_handoff_new(&handoff, &sum, REPLAY_HANDOFF)) == 0)
+    if (rc == 0 && brief)
         rc = tt__tap_set_brief_hook(tap, cli_handoff_push, handoff);
     if (rc == 0)
         rc = tt_tap_producer_open(tap, &prod);
@@ -544,7 +537,7 @@ int cli_replay_main(int argc, char **argv)
     tt_tap_get_stats(tap, &tst);
     tt_analyzer_stats st = tst.analyzer;
 
-    if (sink.oom) {
+    if (keep && cli_handoff_oom(handoff)) {
         fprintf(stderr,
                 "tunneltap: replay: out of memory keeping %zu connection records for "
                 "the logs\n",
