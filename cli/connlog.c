@@ -98,7 +98,7 @@ static int by_ts_uid(const void *pa, const void *pb)
     return strncmp(a->uid, b->uid, sizeof a->uid); /* uid may fill its array */
 }
 
-/* What the sort moves: 16 bytes, not a 232-byte record. */
+/* What the sort moves: 16 bytes, not a 240-byte record. */
 typedef struct sort_key {
     uint64_t ts_us;
     const tt_conn *c;
@@ -116,7 +116,7 @@ static int key_by_ts_uid(const void *pa, const void *pb)
  * out of the analyzer in order (each released at its SYN's deadline), and
  * sorting them took 0.08-0.11 s against 0.012 s for the check. Otherwise
  * the keys are sorted (a record's ts beside a pointer to it: 16 bytes, not
- * a 232-byte record to move and compare through), and each record is then
+ * a 240-byte record to move and compare through), and each record is then
  * moved once to its place, following the permutation's cycles. */
 void cli_connbuf_sort(cli_connbuf *b)
 {
