@@ -130,7 +130,7 @@ void cli_connbuf_sort(cli_connbuf *b)
     if (!k || !from) {
         free(k);
         free(from);
-        qsort(b->v, n, sizeof *b->v, by_ts_uid); /* slower, needs no memory */
+        qsort(b->v, n, sizeof *b->v, by_ts_uid); /* slower; sorts in place if it must */
         return;
     }
     for (i = 0; i < n; i++)

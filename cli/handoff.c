@@ -14,7 +14,7 @@
  * A run with logs queues whole conn records instead, each counted into the
  * summary and kept for the logs by whoever holds the lock: keeping them
  * (copying, interning their names, the buffer's page faults) and counting
- * them were a quarter of the analysis thread's instructions on a SYN scan
+ * them were nearly a quarter of the analysis thread's instructions on a SYN scan
  * with --conn-log (callgrind: 80 of 340 M on 100 000 packets).
  *
  * Memory ordering, by pairs:

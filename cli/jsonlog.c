@@ -30,10 +30,11 @@ const char *cli_uncertain_name(uint32_t bit)
  * escaping; the keys are constants of this file, written with their quotes,
  * and the numbers are integers written in decimal, which is all jansson
  * would do with them. Building two jansson objects per record and dumping
- * them (the first version) cost 5.9 s of a 1 M-flow capture's 6 s: ~70
- * allocations a record and jansson's per-character UTF-8 walk over every
- * key and value; keeping the objects between records and only setting their
- * values still took 4.6 s. */
+ * them (the first version: ~70 allocations a record, and jansson's
+ * per-character UTF-8 walk over every key and value) made `replay --json`
+ * take 5.9 s on a capture of a million flows, against 0.2 s for the summary
+ * alone; keeping the objects between records and only setting their values
+ * still took 4.6 s; this way, 2.2 s. */
 
 struct cli_jsonw {
     json_t *str; /* the string value being encoded */
