@@ -6,9 +6,11 @@
 #   tunneltap replay FILE --conn-log OUT           (Zeek conn.log, sorted by ts)
 #   tunneltap replay FILE --json OUT               (JSON lines, sorted by ts)
 #   tunneltap replay FILE --conn-log OUT --json OUT2
+#   tunneltap replay FILE --stream-logs --conn-log OUT --json OUT2
+#                                                  (written as connections finish)
 #   tcpdump -r FILE -w /dev/null                   (the read floor)
-# and, with --candidate PATH, the four tunneltap jobs again with that binary
-# (tools named cand-*). Outputs go to files under bench/out/logs-tmp (removed
+# and, with --candidate PATH, the first four tunneltap jobs again with that
+# binary (tools named cand-*). Outputs go to files under bench/out/logs-tmp (removed
 # after each run): a log is written to disk, as a user's would be. Wall time
 # from date +%s%N, CPU and peak RSS from /usr/bin/time -f '%U %S %M'.
 #
@@ -31,7 +33,7 @@ while [ $# -gt 0 ]; do
     --cases) cases=$2; shift 2 ;;
     --tunneltap) tt=$2; shift 2 ;;
     --candidate) cand=$2; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
     *) echo "logs.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
@@ -75,10 +77,12 @@ run_tool() {
     *json) measure "$c" "$tool" "$run" -- "$bin" replay "$f" --json "$tmp/out.json" ;;
     *both) measure "$c" "$tool" "$run" -- "$bin" replay "$f" --conn-log "$tmp/out.log" \
       --json "$tmp/out.json" ;;
+    stream) measure "$c" "$tool" "$run" -- "$bin" replay "$f" --stream-logs \
+      --conn-log "$tmp/out.log" --json "$tmp/out.json" ;;
   esac
 }
 
-tools="summary conn-log json both tcpdump"
+tools="summary conn-log json both stream tcpdump"
 [ -n "$cand" ] && tools="$tools cand-summary cand-conn-log cand-json cand-both"
 read -r -a tl <<<"$tools"
 n=${#tl[@]}

@@ -88,6 +88,22 @@ size_t cli_us_text(uint64_t us, char *buf);
  * conn.log writer's time), IPv6 by inet_ntop (zero runs compressed). Returns
  * the length, 0 when inet_ntop fails. */
 size_t cli_addr_text(uint8_t ip_version, const uint8_t *a, char *buf);
+/* The logs written as connections finish (--stream-logs), in the order they
+ * finish, as Zeek writes them, instead of kept and sorted by ts at the end:
+ * memory stays flat however many connections a run sees. */
+typedef struct cli_logstream {
+    FILE *conn, *json; /* either NULL */
+    struct cli_jsonw *jw;
+    bool oom; /* a JSON record could not be built: the JSON log stopped there */
+} cli_logstream;
+/* Writes the conn.log header (opened: the #open time). 0 or TT_ENOMEM. */
+int cli_logstream_open(cli_logstream *s, FILE *conn, FILE *json, time_t opened);
+/* Writes c to each log. */
+void cli_logstream_add(cli_logstream *s, const tt_conn *c);
+/* Writes the #close line and frees what open made (the streams stay open).
+ * Returns 0, or TT_ENOMEM when a JSON record could not be built. */
+int cli_logstream_close(cli_logstream *s);
+
 /* "tcp", "udp", "icmp" (ICMPv6 too, as in Zeek) or "unknown_transport". */
 const char *cli_proto_name(uint8_t proto);
 /* "certain" / "uncertain" for a failure, NULL (unset) otherwise. */
@@ -237,12 +253,12 @@ typedef struct cli_handoff cli_handoff;
 int cli_handoff_new(cli_handoff **out, cli_summary *sum, uint32_t cap);
 /* A tt__brief_fn (ctx: the handoff). One producer thread at a time. */
 void cli_handoff_push(void *ctx, const struct tt__brief *b);
-/* Conn records instead, each counted into sum and kept in buf. */
-int cli_handoff_new_conns(cli_handoff **out, cli_summary *sum, cli_connbuf *buf, uint32_t cap);
+/* Conn records instead, each given to on_rec(ctx, record) by the thread
+ * that counts the queue (its l7 text travels in the queue: the record is
+ * valid during the call). */
+int cli_handoff_new_conns(cli_handoff **out, uint32_t cap, tt_conn_fn on_rec, void *ctx);
 /* A tt_conn_fn (ctx: a conn handoff). One producer thread at a time. */
 void cli_handoff_push_conn(void *ctx, const tt_conn *c);
-/* A conn record could not be kept in buf (out of memory): after the drain. */
-bool cli_handoff_oom(const cli_handoff *h);
 /* Counts what is queued unless another thread is counting; never waits. */
 void cli_handoff_poll(cli_handoff *h);
 /* Counts everything queued (waits for a counting push to finish): call after

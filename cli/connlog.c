@@ -479,3 +479,32 @@ int cli_logs_write(const cli_connbuf *buf, FILE *conn, FILE *json, time_t opened
         write_json(&job);
     return job.rc;
 }
+
+/* ---- logs written as connections finish (--stream-logs) ---------------- */
+
+int cli_logstream_open(cli_logstream *s, FILE *conn, FILE *json, time_t opened)
+{
+    *s = (cli_logstream){.conn = conn, .json = json};
+    if (json && !(s->jw = cli_jsonw_new()))
+        return TT_ENOMEM;
+    if (conn)
+        cli_connlog_header(conn, opened);
+    return 0;
+}
+
+void cli_logstream_add(cli_logstream *s, const tt_conn *c)
+{
+    if (s->conn)
+        cli_connlog_write(s->conn, c);
+    if (s->json && !s->oom && cli_jsonw_write(s->jw, s->json, c) < 0)
+        s->oom = true;
+}
+
+int cli_logstream_close(cli_logstream *s)
+{
+    if (s->conn)
+        cli_connlog_footer(s->conn, time(NULL));
+    cli_jsonw_free(s->jw);
+    s->jw = NULL;
+    return s->oom ? TT_ENOMEM : 0;
+}

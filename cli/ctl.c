@@ -108,7 +108,9 @@ void cli_live_on_conn(void *ctx, const tt_conn *c)
 {
     cli_live_sink *k = ctx;
     cli_summary_add(&k->sum, c);
-    if (k->keep && !k->oom && cli_connbuf_add(&k->buf, c) < 0)
+    if (k->ls)
+        cli_logstream_add(k->ls, c);
+    else if (k->keep && !k->oom && cli_connbuf_add(&k->buf, c) < 0)
         k->oom = true;
 }
 
@@ -150,6 +152,12 @@ int cli_live_outputs_open(cli_live_outputs *o)
             return -1;
         }
     }
+    if (o->stream && (o->conn || o->json) &&
+        cli_logstream_open(&o->ls, o->conn, o->json, o->opened) < 0) {
+        fprintf(stderr, "tunneltap: %s: out of memory\n", o->cmd);
+        cli_live_outputs_abort(o);
+        return -1;
+    }
     return 0;
 }
 
@@ -177,8 +185,15 @@ int cli_live_outputs_finish(cli_live_outputs *o, cli_live_sink *k)
                 o->cmd, k->buf.n);
         rc = -1;
     }
-    cli_connbuf_sort(&k->buf);
-    if (cli_logs_write(&k->buf, o->conn, o->json, o->opened) < 0) {
+    int wrc;
+    if (k->ls) {
+        k->ls = NULL; /* tt_tap_finish has returned: no record comes any more */
+        wrc = cli_logstream_close(&o->ls);
+    } else {
+        cli_connbuf_sort(&k->buf);
+        wrc = cli_logs_write(&k->buf, o->conn, o->json, o->opened);
+    }
+    if (wrc < 0) {
         fprintf(stderr, "tunneltap: %s: out of memory writing JSON\n", o->cmd);
         rc = -1;
     }
@@ -213,6 +228,8 @@ int cli_live_outputs_finish(cli_live_outputs *o, cli_live_sink *k)
 
 void cli_live_outputs_abort(cli_live_outputs *o)
 {
+    cli_jsonw_free(o->ls.jw); /* what cli_live_outputs_finish did not close */
+    o->ls.jw = NULL;
     if (o->conn && o->conn != stdout)
         fclose(o->conn);
     if (o->json && o->json != stdout)
@@ -350,6 +367,9 @@ int cli_live_option(int c, const char *arg, cli_live_opts *o, cli_live_outputs *
     case CLI_LIVE_OPT_JSON:
         out->json_path = arg;
         return 1;
+    case CLI_LIVE_OPT_STREAM_LOGS:
+        out->stream = true;
+        return 1;
     case CLI_LIVE_OPT_ALERTS:
         out->alerts_path = arg;
         return 1;
@@ -425,6 +445,8 @@ void cli_live_tap_config(tt_tap_config *cfg, const char *cmd, const cli_live_opt
         cfg->analyzer.tcp_attempt_deadline_ms = o->syn_ms;
     cfg->analyzer.on_conn = cli_live_on_conn;
     cfg->analyzer.conn_ctx = sink;
+    if (out->stream && (out->conn || out->json))
+        sink->ls = &out->ls; /* written as they come, not kept */
     cfg->analyzer.log = cli_live_on_log;
     cfg->analyzer.log_ctx = (void *)cmd;
     cfg->analyzer.on_judge = dash ? cli_dashboard_on_judge : NULL;

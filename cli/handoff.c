@@ -11,11 +11,11 @@
  * the reader either (the reader may be asleep waiting for ring room, which
  * only the analysis thread can make).
  *
- * A run with logs queues whole conn records instead, each counted into the
- * summary and kept for the logs by whoever holds the lock: keeping them
- * (copying, interning their names, the buffer's page faults) and counting
- * them were nearly a quarter of the analysis thread's instructions on a SYN scan
- * with --conn-log (callgrind: 80 of 340 M on 100 000 packets).
+ * A run with logs queues whole conn records instead, each given to the
+ * host's record function (replay's counts, keeps and streams it) by whoever
+ * holds the lock: keeping and counting them were nearly a quarter of the
+ * analysis thread's instructions on a SYN scan with --conn-log (callgrind:
+ * 80 of 340 M on 100 000 packets).
  *
  * Memory ordering, by pairs:
  *   reserve/commit (the one producer)     count_queued (lock holder)
@@ -52,9 +52,9 @@ struct cli_handoff {
     size_t rec_size;
     unsigned char *rec;
     void (*count)(cli_handoff *h, void *rec);
-    cli_summary *sum;
-    cli_connbuf *buf; /* conn records: kept here too */
-    bool oom;         /* one could not be kept (under lock) */
+    cli_summary *sum;  /* brief records: counted here */
+    tt_conn_fn on_rec; /* conn records: given to on_rec(rec_ctx, ...) */
+    void *rec_ctx;
 };
 
 static void count_brief(cli_handoff *h, void *rec)
@@ -66,13 +66,11 @@ static void count_conn(cli_handoff *h, void *rec)
 {
     conn_slot *s = rec;
     s->c.l7 = s->has_l7 ? s->l7 : NULL;
-    cli_summary_add(h->sum, &s->c);
-    if (!h->oom && cli_connbuf_add(h->buf, &s->c) < 0)
-        h->oom = true;
+    h->on_rec(h->rec_ctx, &s->c);
 }
 
-static int handoff_new(cli_handoff **out, cli_summary *sum, cli_connbuf *buf, uint32_t cap,
-                       size_t rec_size, void (*count)(cli_handoff *, void *))
+static int handoff_new(cli_handoff **out, uint32_t cap, size_t rec_size,
+                       void (*count)(cli_handoff *, void *))
 {
     *out = NULL;
     uint32_t n = 2;
@@ -81,7 +79,7 @@ static int handoff_new(cli_handoff **out, cli_summary *sum, cli_connbuf *buf, ui
     cli_handoff *h = aligned_alloc(64, sizeof *h);
     if (!h)
         return TT_ENOMEM;
-    *h = (cli_handoff){.mask = n - 1, .rec_size = rec_size, .count = count, .sum = sum, .buf = buf};
+    *h = (cli_handoff){.mask = n - 1, .rec_size = rec_size, .count = count};
     atomic_init(&h->head, 0);
     atomic_init(&h->tail, 0);
     /* Its pages are touched as records pass: a short capture pays for few. */
@@ -97,12 +95,20 @@ static int handoff_new(cli_handoff **out, cli_summary *sum, cli_connbuf *buf, ui
 
 int cli_handoff_new(cli_handoff **out, cli_summary *sum, uint32_t cap)
 {
-    return handoff_new(out, sum, NULL, cap, sizeof(tt__brief), count_brief);
+    int rc = handoff_new(out, cap, sizeof(tt__brief), count_brief);
+    if (rc == 0)
+        (*out)->sum = sum;
+    return rc;
 }
 
-int cli_handoff_new_conns(cli_handoff **out, cli_summary *sum, cli_connbuf *buf, uint32_t cap)
+int cli_handoff_new_conns(cli_handoff **out, uint32_t cap, tt_conn_fn on_rec, void *ctx)
 {
-    return handoff_new(out, sum, buf, cap, sizeof(conn_slot), count_conn);
+    int rc = handoff_new(out, cap, sizeof(conn_slot), count_conn);
+    if (rc == 0) {
+        (*out)->on_rec = on_rec;
+        (*out)->rec_ctx = ctx;
+    }
+    return rc;
 }
 
 void cli_handoff_free(cli_handoff *h)
@@ -192,9 +198,4 @@ void cli_handoff_drain(cli_handoff *h)
 uint64_t cli_handoff_self_counted(const cli_handoff *h)
 {
     return h->self_counted;
-}
-
-bool cli_handoff_oom(const cli_handoff *h)
-{
-    return h->oom;
 }

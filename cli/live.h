@@ -71,6 +71,7 @@ typedef struct cli_live_sink {
     cli_connbuf buf;
     bool keep; /* records are kept for --conn-log / --json */
     bool oom;
+    cli_logstream *ls; /* --stream-logs: records written as they come instead */
 } cli_live_sink;
 
 void cli_live_sink_init(cli_live_sink *k, bool keep);
@@ -86,6 +87,8 @@ typedef struct cli_live_outputs {
     const char *cmd;
     const char *conn_path, *json_path, *alerts_path;
     FILE *conn, *json, *alerts;
+    bool stream;      /* --stream-logs */
+    cli_logstream ls; /* the logs, with --stream-logs */
     time_t opened;
     bool quiet; /* no "ALERT ..." line on stderr as alerts are raised */
     /* Written by cli_live_on_alert under a lock of ctl.c: */
@@ -166,6 +169,7 @@ enum {
     CLI_LIVE_OPT_MARK,
     CLI_LIVE_OPT_ALERTS,
     CLI_LIVE_OPT_FAIL_ON_REGRESSION,
+    CLI_LIVE_OPT_STREAM_LOGS,
     CLI_LIVE_OPT_HOST
 };
 
@@ -173,6 +177,7 @@ enum {
 #define CLI_LIVE_LONG_OPTIONS                                                                      \
     {"conn-log", required_argument, NULL, CLI_LIVE_OPT_CONN_LOG},                                  \
         {"json", required_argument, NULL, CLI_LIVE_OPT_JSON},                                      \
+        {"stream-logs", no_argument, NULL, CLI_LIVE_OPT_STREAM_LOGS},                              \
         {"control", required_argument, NULL, CLI_LIVE_OPT_CONTROL},                                \
         {"no-control", no_argument, NULL, CLI_LIVE_OPT_NO_CONTROL},                                \
         {"duration", required_argument, NULL, CLI_LIVE_OPT_DURATION},                              \
@@ -192,6 +197,8 @@ enum {
 #define CLI_LIVE_HELP_OUTPUTS                                                                      \
     "  --conn-log PATH     at exit, write a Zeek conn.log sorted by ts ('-': stdout)\n"            \
     "  --json PATH         at exit, write one JSON object per connection ('-': stdout)\n"          \
+    "  --stream-logs       write the logs as connections finish (Zeek's order), not\n"             \
+    "                      kept and sorted by ts at exit: memory stays flat\n"                     \
     "  --mark WHEN=LABEL   a marker (filter upgrade) at WHEN: epoch seconds\n"                     \
     "                      (1764244985.5) or ISO 8601 (2025-11-27T12:03:05Z);\n"                   \
     "                      repeatable. While running: 'tunneltap mark LABEL'\n"                    \

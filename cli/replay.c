@@ -40,6 +40,7 @@ enum { EXIT_ANALYSED = 0, EXIT_RUNTIME = 1, EXIT_INPUT = 2, EXIT_REGRESSION = 3 
 typedef struct replay_opts {
     const char *file;
     const char *conn_log, *json, *bpf;
+    bool stream_logs; /* --stream-logs: the logs written as connections finish */
     bool verify_checksums, no_dpi, quiet;
     int progress;            /* -1 never, 0 auto, 1 on any size */
     size_t max_flows;        /* 0: default */
@@ -52,6 +53,25 @@ typedef struct replay_opts {
     bool dashboard; /* --dashboard: the live terminal dashboard (cli/dashboard.h) */
     double speed;   /* --speed: capture seconds per second; 0: as fast as possible */
 } replay_opts;
+
+/* Takes every finished connection, on whichever thread counts the handoff
+ * queue (one at a time, under its lock). */
+typedef struct replay_sink {
+    cli_summary *sum;
+    cli_connbuf *buf;  /* kept for the sorted logs, evidence and report; or NULL */
+    cli_logstream *ls; /* --stream-logs; or NULL */
+    bool oom;          /* a record could not be kept */
+} replay_sink;
+
+static void on_record(void *ctx, const tt_conn *c)
+{
+    replay_sink *k = ctx;
+    cli_summary_add(k->sum, c);
+    if (k->buf && !k->oom && cli_connbuf_add(k->buf, c) < 0)
+        k->oom = true;
+    if (k->ls)
+        cli_logstream_add(k->ls, c);
+}
 
 static void on_log(void *ctx, int level, const char *msg)
 {
@@ -84,6 +104,8 @@ void cli_replay_usage(FILE *out)
           "options:\n"
           "  --conn-log PATH     write a Zeek conn.log, sorted by ts ('-': stdout)\n"
           "  --json PATH         write one JSON object per connection ('-': stdout)\n"
+          "  --stream-logs       write the logs as connections finish (Zeek's order),\n"
+          "                      not sorted by ts at the end: memory stays flat\n"
           "  --bpf EXPR          analyse only packets matching this tcpdump filter\n"
           "  --verify-checksums  ignore packets with bad checksums, as Zeek does without -C\n",
           out);
@@ -140,6 +162,7 @@ static bool parse_count(const char *s, size_t *n)
 enum {
     OPT_CONN_LOG = 256,
     OPT_JSON,
+    OPT_STREAM_LOGS,
     OPT_BPF,
     OPT_NO_CHECKSUMS,
     OPT_MAX_FLOWS,
@@ -160,6 +183,7 @@ enum {
 static const struct option long_options[] = {
     {"conn-log", required_argument, NULL, OPT_CONN_LOG},
     {"json", required_argument, NULL, OPT_JSON},
+    {"stream-logs", no_argument, NULL, OPT_STREAM_LOGS},
     {"bpf", required_argument, NULL, OPT_BPF},
     {"verify-checksums", no_argument, NULL, OPT_NO_CHECKSUMS},
     {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
@@ -194,6 +218,9 @@ static int parse_options(int argc, char **argv, replay_opts *o)
             break;
         case OPT_JSON:
             o->json = optarg;
+            break;
+        case OPT_STREAM_LOGS:
+            o->stream_logs = true;
             break;
         case OPT_BPF:
             o->bpf = optarg;
@@ -396,7 +423,14 @@ int cli_replay_main(int argc, char **argv)
     cli_summary sum;
     cli_connbuf buf = {0};
     cli_summary_init(&sum);
+    bool logs = o.conn_log || o.json;
     bool keep = o.conn_log || o.json || o.evidence || o.report; /* conn records */
+    cli_logstream ls = {0};
+    replay_sink sink = {
+        .sum = &sum,
+        .buf = (logs && !o.stream_logs) || o.evidence || o.report ? &buf : NULL,
+        .ls = logs && o.stream_logs ? &ls : NULL,
+    };
     cli_handoff *handoff = NULL;
     char stopped[TT_ERRBUF_SIZE] = "";
     time_t opened = time(NULL);
@@ -448,9 +482,11 @@ int cli_replay_main(int argc, char **argv)
      * counted (and conn records kept) on this thread, which reads ahead and
      * waits for the analysis anyway (cli/handoff.c). */
     bool brief = !o.quiet && !keep;
-    if (keep)
-        rc = cli_handoff_new_conns(&handoff, &sum, &buf, REPLAY_HANDOFF);
-    else if (brief)
+    if (sink.ls)
+        rc = cli_logstream_open(&ls, conn, json, opened);
+    if (rc == 0 && keep)
+        rc = cli_handoff_new_conns(&handoff, REPLAY_HANDOFF, on_record, &sink);
+    else if (rc == 0 && brief)
         rc = cli_handoff_new(&handoff, &sum, REPLAY_HANDOFF);
     if (rc < 0) {
         fprintf(stderr, "tunneltap: replay: out of memory\n");
@@ -537,7 +573,7 @@ int cli_replay_main(int argc, char **argv)
     tt_tap_get_stats(tap, &tst);
     tt_analyzer_stats st = tst.analyzer;
 
-    if (keep && cli_handoff_oom(handoff)) {
+    if (sink.oom) {
         fprintf(stderr,
                 "tunneltap: replay: out of memory keeping %zu connection records for "
                 "the logs\n",
@@ -546,7 +582,7 @@ int cli_replay_main(int argc, char **argv)
         goto out;
     }
     cli_connbuf_sort(&buf);
-    if (cli_logs_write(&buf, conn, json, opened) < 0) {
+    if (sink.ls ? cli_logstream_close(&ls) < 0 : cli_logs_write(&buf, conn, json, opened) < 0) {
         fprintf(stderr, "tunneltap: replay: out of memory writing JSON\n");
         status = EXIT_RUNTIME;
     }
@@ -689,6 +725,7 @@ out:
     cli_dashboard_free(dash);
     tt_pcapfile_close(f);
     cli_handoff_free(handoff);
+    cli_jsonw_free(ls.jw); /* on the paths that did not close the stream */
     cli_connbuf_free(&buf);
     cli_summary_free(&sum);
     return status;

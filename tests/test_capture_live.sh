@@ -30,7 +30,7 @@ V4_A=10.89.0.1 V4_B=10.89.0.2 V6_A=fd89::1 V6_B=fd89::2
 PORT_TCP_BLACKHOLE=8080 PORT_UDP_BLACKHOLE=5301
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tt-capture.XXXXXX")
 CTL=$TMP/ctl.sock
-CAP_PID=''
+CAP_PID='' STREAM_PID=''
 
 LAB_ID=cap$ID
 lab_init || exit 1
@@ -44,6 +44,7 @@ cleanup() {
     lab_workload_wait
     lab_servers_stop
     stop_pid "$CAP_PID"
+    stop_pid "$STREAM_PID"
     lab_ns_destroy "$NS_A"
     lab_ns_destroy "$NS_B"
     [ "${KEEP:-0}" = 1 ] && echo "kept $TMP and $LAB_STATE" >&2 && return
@@ -103,7 +104,13 @@ ip netns exec "$NS_A" "$BIN" capture -i "$IF_A" --duration 6 --syn-deadline 2 --
     --conn-log "$TMP/cap.conn.log" --json "$TMP/cap.json" --control "$CTL" \
     >"$TMP/cap.out" 2>"$TMP/cap.err" </dev/null &
 CAP_PID=$!
+# A second capture of the same traffic writes its logs as connections finish.
+ip netns exec "$NS_A" "$BIN" capture -i "$IF_A" --duration 6 --syn-deadline 2 --udp-deadline 2 \
+    --stream-logs --conn-log "$TMP/stream.conn.log" --json "$TMP/stream.json" --no-control \
+    >"$TMP/stream.out" 2>"$TMP/stream.err" </dev/null &
+STREAM_PID=$!
 lab_wait_line "$TMP/cap.err" 'capture: listening on' "$CAP_PID" || { fail "the capture did not start"; dump cap.err "$TMP/cap.err"; exit 1; }
+lab_wait_line "$TMP/stream.err" 'capture: listening on' "$STREAM_PID" || { fail "the streaming capture did not start"; dump stream.err "$TMP/stream.err"; exit 1; }
 T_START=$(date +%s)
 
 # Blackholed attempts first: their deadlines (2 s) pass well before the end.
@@ -132,6 +139,11 @@ EOF
 wait "$CAP_PID"
 rc=$?
 CAP_PID=''
+wait "$STREAM_PID"
+src=$?
+STREAM_PID=''
+check "capture --stream-logs: exit 0 (got $src)" test "$src" = 0
+[ "$src" = 0 ] || dump stream.err "$TMP/stream.err"
 elapsed=$(($(date +%s) - T_START))
 check "capture: --duration 6 ends it with exit 0 (got $rc)" test "$rc" = 0
 check "capture: it ran about 6 s (took ${elapsed} s)" test "$elapsed" -ge 5 -a "$elapsed" -le 8
@@ -144,8 +156,9 @@ echo "workload:" >&2
 for k in dns dns_closed udp_echo http http_closed ping; do
     echo "  $k: $(awk -v k=$k '$4 == k {n[$6]++} END {for (o in n) printf "%s %d ", o, n[o]}' "$LAB_ACTIONS_LOG")" >&2
 done
-echo "flows (tt_verdict per service port):" >&2
-python3 - "$TMP/cap.conn.log" "$V4_A" "$V4_B" "$PORT_TCP_BLACKHOLE" "$PORT_UDP_BLACKHOLE" >"$TMP/flows.txt" 2>&1 <<'EOF'
+# check_flows CONN_LOG: every service port carries the verdict its clients saw
+check_flows() {
+    python3 - "$1" "$V4_A" "$V4_B" "$PORT_TCP_BLACKHOLE" "$PORT_UDP_BLACKHOLE" <<'EOF'
 import collections, sys
 path, a, b, tcp_bh, udp_bh = sys.argv[1:]
 fields, rows = None, []
@@ -180,10 +193,28 @@ if not any(p == 'icmp' and v == 'answered' for (p, _), c in seen.items() for (v,
     bad += 1
 sys.exit(1 if bad else 0)
 EOF
+}
+echo "flows (tt_verdict per service port):" >&2
+check_flows "$TMP/cap.conn.log" >"$TMP/flows.txt" 2>&1
 check "flows: every service port has the verdict its clients saw" test $? = 0
 sed 's/^/  /' "$TMP/flows.txt" >&2
 check "JSON log: one object per conn.log line" \
     test "$(wc -l <"$TMP/cap.json")" = "$(grep -vc '^#' "$TMP/cap.conn.log")"
+
+# The streamed logs: the same checks, and a conn.log Zeek's tools read (the
+# header the sorted one has, every line 23 columns, the #close line).
+check_flows "$TMP/stream.conn.log" >"$TMP/stream.flows.txt" 2>&1
+st=$?
+check "--stream-logs: every service port has the verdict its clients saw" test $st = 0
+[ $st = 0 ] || sed 's/^/  /' "$TMP/stream.flows.txt" >&2
+check "--stream-logs: JSON log has one object per conn.log line" \
+    test "$(wc -l <"$TMP/stream.json")" = "$(grep -vc '^#' "$TMP/stream.conn.log")"
+check "--stream-logs: the header is the sorted log's" \
+    diff <(grep '^#' "$TMP/cap.conn.log" | grep -v '^#open\|^#close') \
+    <(grep '^#' "$TMP/stream.conn.log" | grep -v '^#open\|^#close')
+check "--stream-logs: 23 columns on every line, #close at the end" \
+    awk -F'\t' '!/^#/ && NF != 23 {bad = 1} END {exit bad}' "$TMP/stream.conn.log"
+check "--stream-logs: ends with #close" sh -c "tail -1 '$TMP/stream.conn.log' | grep -q '^#close'"
 
 echo "capture test: $checks checks, $fails failed" >&2
 [ "$fails" = 0 ]
