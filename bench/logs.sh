@@ -53,6 +53,9 @@ measure() {
   local c=$1 tool=$2 run=$3
   shift 4
   local tf=$tmp/time t0 t1
+  # The previous run's hundreds of MB of log may still be going to disk:
+  # written out first, so that no run pays for another's.
+  sync
   t0=$(date +%s%N)
   if ! /usr/bin/time -f '%U %S %M' -o "$tf" "$@" >/dev/null 2>"$tf.err"; then
     echo "logs.sh: $tool failed on $c:" >&2
