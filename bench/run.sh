@@ -2,7 +2,8 @@
 # run.sh - one-shot speed and memory comparison: tunneltap replay against its peers.
 #
 # Builds the captures (bench/make_capture.sh) if they are missing, then runs,
-# round-robin so that machine noise spreads over every tool alike, N times:
+# round-robin (the order shuffled each round) so that machine noise spreads
+# over every tool alike, N times:
 #   tunneltap replay FILE                 (the analyzer, nDPI on, the summary: the
 #                                          default job; its output goes to /dev/null)
 #   tunneltap replay FILE --no-dpi        (the same without nDPI: its share)
@@ -113,17 +114,21 @@ run_tool() {
   esac
 }
 
-# rounds CASES MODE: N rounds, each runs every tool once on every case, the
-# tool order rotated each round.
+# Bytes for shuf that depend only on $1.
+seed() { for i in $(seq 64); do echo "$1 $i" | sha256sum; done; }
+
+# rounds CASES MODE: N rounds, each runs every tool once on every case, in
+# an order shuffled for each round and case (fixed by them). A rotated
+# order made every tool follow the same neighbour in every round (tunneltap
+# always came right after tshark's seconds-long run); bench/logs.sh showed
+# what that can do: a job measured 20-40 % slower after one neighbour than
+# after another.
 rounds() {
   local cs=$1 mode=$2
   for ((r = 1; r <= runs; r++)); do
     for c in $cs; do
-      local tl
-      read -r -a tl <<<"$(tools_for "$c" "$mode")"
-      local n=${#tl[@]}
-      for ((i = 0; i < n; i++)); do
-        run_tool "$c" "${tl[$(((i + r) % n))]}" "$r"
+      for t in $(tools_for "$c" "$mode" | tr ' ' '\n' | shuf --random-source=<(seed "$r$c")); do
+        run_tool "$c" "$t" "$r"
       done
     done
     echo "run.sh: round $r/$runs done ($(date +%T), load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
