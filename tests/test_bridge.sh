@@ -257,7 +257,9 @@ make_namespaces || { fail "cannot create the namespaces"; exit 1; }
 
 # ---- run 1: forwarding, byte-identical copies, analyzer vs replay -------------
 
-bridge_start run1 --conn-log "$TMP/bridge.conn.log" --json "$TMP/bridge.json" ||
+# The logs streamed (--stream-logs: written as connections finish; every
+# check below is order-blind); test_capture_live.sh runs both kinds.
+bridge_start run1 --stream-logs --conn-log "$TMP/bridge.conn.log" --json "$TMP/bridge.json" ||
     { fail "run 1: the bridge did not become ready"; exit 1; }
 check "run 1: the bridge names its devices" grep -q "created TUN devices $DEV_A .* and $DEV_B" "$TMP/run1.err"
 check "run 1: both devices exist in the root namespace before being moved" \
