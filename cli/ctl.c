@@ -152,11 +152,16 @@ int cli_live_outputs_open(cli_live_outputs *o)
             return -1;
         }
     }
-    if (o->stream && (o->conn || o->json) &&
-        cli_logstream_open(&o->ls, o->conn, o->json, o->opened) < 0) {
-        fprintf(stderr, "tunneltap: %s: out of memory\n", o->cmd);
-        cli_live_outputs_abort(o);
-        return -1;
+    if (o->stream && (o->conn || o->json)) {
+        if (cli_logstream_open(&o->ls, o->conn, o->json, o->opened) < 0) {
+            fprintf(stderr, "tunneltap: %s: out of memory\n", o->cmd);
+            cli_live_outputs_abort(o);
+            return -1;
+        }
+        /* a running host's logs reach the files within a second of a
+         * connection's end (while connections keep ending), not in
+         * 256-KiB blocks */
+        o->ls.flush_ms = 1000;
     }
     return 0;
 }

@@ -82,7 +82,8 @@ void cli_live_on_log(void *ctx, int level, const char *msg);
 
 /* The --conn-log / --json / --alerts outputs: opened before anything else
  * starts (so a bad path costs nothing). The logs are written after
- * tt_tap_finish; the alerts as they are raised (cli_live_on_alert). */
+ * tt_tap_finish (with --stream-logs, as connections finish, flushed at most
+ * once a second); the alerts as they are raised (cli_live_on_alert). */
 typedef struct cli_live_outputs {
     const char *cmd;
     const char *conn_path, *json_path, *alerts_path;
