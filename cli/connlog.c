@@ -256,12 +256,22 @@ static void put_s(line *l, const char *s)
 
 size_t cli_u64_text(uint64_t v, char *buf)
 {
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+                                "25262728293031323334353637383940414243444546474849"
+                                "50515253545556575859606162636465666768697071727374"
+                                "75767778798081828384858687888990919293949596979899";
     char t[20];
     size_t i = sizeof t;
-    do {
-        t[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
+    for (; v >= 100; v /= 100) { /* two digits a division */
+        i -= 2;
+        memcpy(t + i, pairs + 2 * (v % 100), 2);
+    }
+    if (v >= 10) {
+        i -= 2;
+        memcpy(t + i, pairs + 2 * v, 2);
+    } else {
+        t[--i] = (char)('0' + v);
+    }
     memcpy(buf, t + i, sizeof t - i);
     return sizeof t - i;
 }
@@ -276,10 +286,17 @@ size_t cli_us_text(uint64_t us, char *buf)
     return n + 7;
 }
 
+/* Room for a number's text in the line, which it is written into. */
+static char *num_room(line *l)
+{
+    if (sizeof l->b - l->n < CLI_NUM_TEXT)
+        line_flush(l);
+    return l->b + l->n;
+}
+
 static void put_u64(line *l, uint64_t v)
 {
-    char t[CLI_NUM_TEXT];
-    put_mem(l, t, cli_u64_text(v, t));
+    l->n += cli_u64_text(v, num_room(l));
 }
 
 /* A string field as Zeek's ASCII writer prints it: unset "-", empty
@@ -297,24 +314,28 @@ static void put_str(line *l, const char *s)
         put_s(l, "(empty)");
         return;
     }
-    if (strcmp(s, "-") == 0) {
+    if (s[0] == '-' && !s[1]) {
         put_s(l, "\\x2d");
         return;
     }
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p < 0x20 || *p >= 0x7f || *p == '\\') {
-            char e[4] = {'\\', 'x', hex[*p >> 4], hex[*p & 15]};
-            put_mem(l, e, sizeof e);
-        } else {
-            put_c(l, (char)*p);
-        }
+    /* runs of bytes that stay as they are, copied at once */
+    const unsigned char *p = (const unsigned char *)s;
+    for (;;) {
+        const unsigned char *q = p;
+        while (*q >= 0x20 && *q < 0x7f && *q != '\\')
+            q++;
+        put_mem(l, (const char *)p, (size_t)(q - p));
+        if (!*q)
+            return;
+        char e[4] = {'\\', 'x', hex[*q >> 4], hex[*q & 15]};
+        put_mem(l, e, sizeof e);
+        p = q + 1;
     }
 }
 
 static void put_us(line *l, uint64_t us)
 {
-    char t[CLI_NUM_TEXT];
-    put_mem(l, t, cli_us_text(us, t));
+    l->n += cli_us_text(us, num_room(l));
 }
 
 size_t cli_addr_text(uint8_t ip_version, const uint8_t *a, char *buf)

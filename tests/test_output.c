@@ -1,5 +1,6 @@
 /* test_output.c - conn.log, JSON lines and summary writers, from synthetic tt_conn records. */
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -289,6 +290,35 @@ Test(connlog, ipv4_text_is_inet_ntops)
             cr_assert_str_eq(mine, theirs);
             cr_assert_eq(n, strlen(theirs));
         }
+    }
+}
+
+Test(connlog, numbers_are_printfs_digits)
+{
+    /* cli_u64_text writes two digits a division: every power of ten and its
+     * neighbours, the largest value, and a spread in between */
+    uint64_t v[64 + 64];
+    size_t n = 0;
+    for (uint64_t p = 1; n < 60; p *= 10) {
+        v[n++] = p - 1;
+        v[n++] = p;
+        v[n++] = p + 1;
+        if (p > UINT64_MAX / 10)
+            break;
+    }
+    v[n++] = UINT64_MAX;
+    for (uint64_t x = 12345; n < sizeof v / sizeof v[0]; x = x * 6364136223846793005u + 1)
+        v[n++] = x >> (x % 64);
+    for (size_t i = 0; i < n; i++) {
+        char mine[CLI_NUM_TEXT + 1], theirs[32];
+        size_t len = cli_u64_text(v[i], mine);
+        mine[len] = '\0';
+        snprintf(theirs, sizeof theirs, "%" PRIu64, v[i]);
+        cr_assert_str_eq(mine, theirs);
+        len = cli_us_text(v[i], mine);
+        mine[len] = '\0';
+        snprintf(theirs, sizeof theirs, "%" PRIu64 ".%06" PRIu64, v[i] / 1000000u, v[i] % 1000000u);
+        cr_assert_str_eq(mine, theirs);
     }
 }
 
