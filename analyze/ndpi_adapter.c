@@ -49,8 +49,7 @@ struct tt__dpi {
     } guesses[GUESS_CACHE];
     /* Every protocol's service name, built once at open: lookups are an
      * index, and the pointers stay valid while the module lives. */
-    const char **service; /* nservices entries */
-    char *service_text;   /* the lower-cased names they point into */
+    const char **service; /* nservices entries, then the lower-cased names */
     size_t service_bytes;
     uint32_t nservices;
     uint8_t *pool;      /* max_flows * flow_size bytes */
@@ -354,9 +353,8 @@ static int build_services(tt__dpi *d)
     d->service = tt__alloc(&d->al, d->service_bytes);
     if (!d->service)
         return TT_ENOMEM;
-    d->service_text = (char *)(d->service + n);
     d->nservices = n;
-    char *at = d->service_text;
+    char *at = (char *)(d->service + n);
     for (uint32_t id = 0; id < n; id++) {
         const char *zeek = zeek_service((uint16_t)id);
         size_t len = service_len(d, (uint16_t)id);

@@ -22,7 +22,8 @@
  *     rec[head] = *b
  *     store(head, h + 1)   H1 (release) -->  load(head)  H2 (acquire): rec[] written
  *     load(tail)  T2 (acquire) <---------   store(tail, t)  T1 (release): rec[] read
- * The summary itself is only touched under the lock, which orders it.
+ * What the records are counted into (the summary; the record function's
+ * logs and buffer) is only touched under the lock, which orders it.
  */
 #include <pthread.h>
 #include <stdatomic.h>

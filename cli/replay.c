@@ -24,12 +24,14 @@
  * table of 2^18 flows (64 MiB) keeps eviction for real floods only. */
 #define REPLAY_MAX_FLOWS 262144u
 #define REPLAY_MAX_DPI_FLOWS 8192u
-/* Brief records queued for the summary (48 B each), and how many packets the
- * reader submits between counting them. The queue holds what the analysis
- * makes while the reader sleeps for half its ring: 256 KiB of ring records,
- * 16 B + the packet each, 2 700 Ethernet SYNs, 3 300 raw ones, 6 500 at most
- * (a bare IPv4 header). With 4 096 the raw-IP SYN scan found it full 24-72
- * times a run (6 runs), with 8 192 once or twice. */
+/* Records queued for this thread (brief ones for the summary, 48 B each;
+ * conn records when logs, evidence or a report keep them, 312 B), and how
+ * many packets the reader submits between counting them. The queue holds
+ * what the analysis makes while the reader sleeps for half its ring:
+ * 256 KiB of ring records, 16 B + the packet each, 2 700 Ethernet SYNs,
+ * 3 300 raw ones, 6 500 at most (a bare IPv4 header). With 4 096 brief
+ * records the raw-IP SYN scan found it full 24-72 times a run (6 runs),
+ * with 8 192 once or twice. */
 #define REPLAY_HANDOFF 8192u
 #define REPLAY_POLL 64u
 
