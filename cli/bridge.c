@@ -386,7 +386,7 @@ static void print_summary(const bridge *b, cli_live_sink *k, const tt_tap_stats 
 
 /* ---- the subcommand ---------------------------------------------------- */
 
-static int run_loop(bridge *b, const sigset_t *wait_mask)
+static int run_loop(bridge *b, cli_live_outputs *out, const sigset_t *wait_mask)
 {
     uint64_t start = cli_live_mono_ms();
     uint64_t stop_at =
@@ -396,6 +396,7 @@ static int run_loop(bridge *b, const sigset_t *wait_mask)
         uint64_t now = cli_live_mono_ms();
         if (stop_at && now >= stop_at)
             break;
+        cli_live_outputs_tick(out, now);
         uint64_t wait = 1000; /* the control socket expires idle clients on wake-ups */
         if (stop_at && stop_at - now < wait)
             wait = stop_at - now;
@@ -520,7 +521,7 @@ int cli_bridge_main(int argc, char **argv)
         goto out;
     }
 
-    status = run_loop(b, &wait_mask);
+    status = run_loop(b, &out, &wait_mask);
     cli_dashboard_close(b->dash); /* the terminal is restored before anything is printed */
     if (b->fatal[0])
         fprintf(stderr, "tunneltap: " CMD ": %s: stopping\n", b->fatal);

@@ -94,9 +94,7 @@ size_t cli_addr_text(uint8_t ip_version, const uint8_t *a, char *buf);
 typedef struct cli_logstream {
     FILE *conn, *json; /* either NULL */
     struct cli_jsonw *jw;
-    bool oom;               /* a JSON record could not be built: the JSON log stopped there */
-    uint32_t flush_ms;      /* 0, or flush both after a record at most this often */
-    uint64_t last_flush_ms; /* CLOCK_MONOTONIC */
+    bool oom; /* a JSON record could not be built: the JSON log stopped there */
 } cli_logstream;
 /* Writes the conn.log header (opened: the #open time). 0 or TT_ENOMEM. */
 int cli_logstream_open(cli_logstream *s, FILE *conn, FILE *json, time_t opened);

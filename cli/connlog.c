@@ -538,18 +538,6 @@ void cli_logstream_add(cli_logstream *s, const tt_conn *c)
         cli_connlog_write(s->conn, c);
     if (s->json && !s->oom && cli_jsonw_write(s->jw, s->json, c) < 0)
         s->oom = true;
-    if (s->flush_ms) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        uint64_t now = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-        if (now - s->last_flush_ms >= s->flush_ms) {
-            if (s->conn)
-                fflush(s->conn);
-            if (s->json)
-                fflush(s->json);
-            s->last_flush_ms = now;
-        }
-    }
 }
 
 int cli_logstream_close(cli_logstream *s)

@@ -158,12 +158,21 @@ int cli_live_outputs_open(cli_live_outputs *o)
             cli_live_outputs_abort(o);
             return -1;
         }
-        /* a running host's logs reach the files within a second of a
-         * connection's end (while connections keep ending), not in
-         * 256-KiB blocks */
-        o->ls.flush_ms = 1000;
     }
     return 0;
+}
+
+void cli_live_outputs_tick(cli_live_outputs *o, uint64_t now_ms)
+{
+    if (!o->stream || now_ms < o->next_flush_ms)
+        return;
+    o->next_flush_ms = now_ms + 1000;
+    /* The analysis thread writes the records (cli_live_on_conn) while this
+     * thread flushes: stdio locks each stream for either call. */
+    if (o->conn)
+        fflush(o->conn);
+    if (o->json)
+        fflush(o->json);
 }
 
 const char *cli_live_outputs_clash(const cli_live_outputs *o)

@@ -82,14 +82,16 @@ void cli_live_on_log(void *ctx, int level, const char *msg);
 
 /* The --conn-log / --json / --alerts outputs: opened before anything else
  * starts (so a bad path costs nothing). The logs are written after
- * tt_tap_finish (with --stream-logs, as connections finish, flushed at most
- * once a second); the alerts as they are raised (cli_live_on_alert). */
+ * tt_tap_finish (with --stream-logs, as connections finish, flushed once a
+ * second by cli_live_outputs_tick); the alerts as they are raised
+ * (cli_live_on_alert). */
 typedef struct cli_live_outputs {
     const char *cmd;
     const char *conn_path, *json_path, *alerts_path;
     FILE *conn, *json, *alerts;
-    bool stream;      /* --stream-logs */
-    cli_logstream ls; /* the logs, with --stream-logs */
+    bool stream;            /* --stream-logs */
+    cli_logstream ls;       /* the logs, with --stream-logs */
+    uint64_t next_flush_ms; /* cli_live_outputs_tick's, CLOCK_MONOTONIC */
     time_t opened;
     bool quiet; /* no "ALERT ..." line on stderr as alerts are raised */
     /* Written by cli_live_on_alert under a lock of ctl.c: */
@@ -103,6 +105,11 @@ int cli_live_outputs_open(cli_live_outputs *o);
  * every alert raised up to tt_tap_finish is in it). Returns 0, or -1 after
  * printing why (out of memory, write error). */
 int cli_live_outputs_finish(cli_live_outputs *o, cli_live_sink *k);
+/* The host's loop calls this on every wake-up (at least once a second):
+ * with --stream-logs, the records written so far reach the files once a
+ * second, the last ones before a quiet spell too. Thread-safety: the loop's
+ * thread, while the analysis thread writes records. */
+void cli_live_outputs_tick(cli_live_outputs *o, uint64_t now_ms);
 /* Closes whatever is open without writing (error paths). */
 void cli_live_outputs_abort(cli_live_outputs *o);
 /* Where the summary goes: stderr when a log or the alerts go to stdout. */

@@ -158,7 +158,7 @@ static void report_drops(capture *k)
         tt_tap_note_loss(k->tap, cli_live_real_us(), n);
 }
 
-static int run_loop(capture *k, const sigset_t *wait_mask)
+static int run_loop(capture *k, cli_live_outputs *out, const sigset_t *wait_mask)
 {
     uint64_t start = cli_live_mono_ms(), next_stats = start + 1000;
     uint64_t stop_at =
@@ -169,6 +169,7 @@ static int run_loop(capture *k, const sigset_t *wait_mask)
         uint64_t now = cli_live_mono_ms();
         if (stop_at && now >= stop_at)
             break;
+        cli_live_outputs_tick(out, now);
         if (now >= next_stats) {
             report_drops(k);
             next_stats = now + 1000;
@@ -332,7 +333,7 @@ int cli_capture_main(int argc, char **argv)
         goto out;
     }
 
-    status = run_loop(k, &wait_mask);
+    status = run_loop(k, &out, &wait_mask);
     cli_dashboard_close(k->dash); /* the terminal is restored before anything is printed */
     if (k->fatal[0])
         fprintf(stderr, "tunneltap: " CMD ": %s: stopping\n", k->fatal);

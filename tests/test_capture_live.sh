@@ -30,7 +30,7 @@ V4_A=10.89.0.1 V4_B=10.89.0.2 V6_A=fd89::1 V6_B=fd89::2
 PORT_TCP_BLACKHOLE=8080 PORT_UDP_BLACKHOLE=5301
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tt-capture.XXXXXX")
 CTL=$TMP/ctl.sock
-CAP_PID='' STREAM_PID=''
+CAP_PID='' STREAM_PID='' QUIET_PID=''
 
 LAB_ID=cap$ID
 lab_init || exit 1
@@ -45,6 +45,7 @@ cleanup() {
     lab_servers_stop
     stop_pid "$CAP_PID"
     stop_pid "$STREAM_PID"
+    stop_pid "$QUIET_PID"
     lab_ns_destroy "$NS_A"
     lab_ns_destroy "$NS_B"
     [ "${KEEP:-0}" = 1 ] && echo "kept $TMP and $LAB_STATE" >&2 && return
@@ -215,6 +216,41 @@ check "--stream-logs: the header is the sorted log's" \
 check "--stream-logs: 23 columns on every line, #close at the end" \
     awk -F'\t' '!/^#/ && NF != 23 {bad = 1} END {exit bad}' "$TMP/stream.conn.log"
 check "--stream-logs: ends with #close" sh -c "tail -1 '$TMP/stream.conn.log' | grep -q '^#close'"
+
+# ---- a running capture's streamed logs reach the files once a second ---------
+# Two blackholed attempts half a second apart, each ended by its 1-s deadline,
+# then nothing: both records must be in both files while the capture still
+# runs (the last records before a quiet spell are not left in a buffer).
+ip netns exec "$NS_A" "$BIN" capture -i "$IF_A" --syn-deadline 1 --stream-logs \
+    --conn-log "$TMP/quiet.conn.log" --json "$TMP/quiet.json" --no-control \
+    >"$TMP/quiet.out" 2>"$TMP/quiet.err" </dev/null &
+QUIET_PID=$!
+if lab_wait_line "$TMP/quiet.err" 'capture: listening on' "$QUIET_PID"; then
+    for port in 40101 40102; do
+        ip netns exec "$NS_A" curl -s -o /dev/null --connect-timeout 0.5 --local-port $port \
+            "http://$V4_B:$PORT_TCP_BLACKHOLE/"
+    done
+    quiet_both() {
+        [ "$(awk -F'\t' '$4 == 40101 || $4 == 40102 {n++} END {print n + 0}' "$TMP/quiet.conn.log")" = 2 ] &&
+            [ "$(grep -c '"id.orig_p":4010[12],' "$TMP/quiet.json")" = 2 ]
+    }
+    for _ in $(seq 60); do
+        quiet_both && break
+        sleep 0.1
+    done
+    check "--stream-logs: a running capture's last records reach both files within seconds" quiet_both
+    check "--stream-logs: ... while the capture still runs" kill -0 "$QUIET_PID"
+    kill -INT "$QUIET_PID"
+    wait "$QUIET_PID"
+    rc=$?
+    QUIET_PID=''
+    check "capture --stream-logs: SIGINT ends it with exit 0 (got $rc)" test "$rc" = 0
+    check "--stream-logs: both attempts failed as syn_unanswered" \
+        test "$(awk -F'\t' '$4 ~ /^4010[12]$/ && $22 == "syn_unanswered"' "$TMP/quiet.conn.log" | wc -l)" = 2
+else
+    fail "the third capture did not start"
+    dump quiet.err "$TMP/quiet.err"
+fi
 
 echo "capture test: $checks checks, $fails failed" >&2
 [ "$fails" = 0 ]
