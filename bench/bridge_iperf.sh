@@ -5,8 +5,10 @@
 #   bench/bridge_iperf.sh [REPS] [SECS]          (defaults 5 and 10)
 #   bench/bridge_iperf.sh --report                rebuilds the tables from $OUT/runs.tsv
 #
-# Three configurations, interleaved (the order rotates every repetition, so a
-# busy neighbour costs them alike), each started fresh per repetition:
+# Three configurations, interleaved (the order shuffled every repetition,
+# fixed by its number, so a busy neighbour costs them alike; a rotated order
+# made each follow the same one every time), each started fresh per
+# repetition:
 #
 #   without  bench/tun_forward.c: the bridge's poll loop, read, timestamp,
 #            write - and no copy (built here with cc)
@@ -310,11 +312,10 @@ printf 'config\trep\tproto\tmbps\tretrans_or_loss_pct\tcpu_pct\tcpu_fwd_thread_p
     >"$OUT/runs.tsv"
 : >"$OUT/summaries.txt"
 
-read -r -a cfgs <<<"$CONFIGS"
-n=${#cfgs[@]}
+# Bytes for shuf that depend only on $1.
+seed() { for i in $(seq 64); do echo "$1 $i" | sha256sum; done; }
 for rep in $(seq 1 "$REPS"); do
-    for k in $(seq 0 $((n - 1))); do
-        cfg=${cfgs[$(((k + rep - 1) % n))]}
+    for cfg in $(tr ' ' '\n' <<<"$CONFIGS" | shuf --random-source=<(seed "$rep")); do
         echo "rep $rep/$REPS: $cfg" >&2
         if ! fwd_start "$cfg"; then
             echo "bridge_iperf: $cfg did not start" >&2

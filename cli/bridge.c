@@ -450,7 +450,7 @@ int cli_bridge_main(int argc, char **argv)
     b->dev[0].dir = TT_DIR_OUTBOUND;
     b->dev[1].dir = TT_DIR_INBOUND;
     cli_live_sink sink;
-    cli_live_sink_init(&sink, out.conn_path || out.json_path);
+    cli_live_sink_init(&sink, out.sorted && (out.conn_path || out.json_path));
     char err[TT_ERRBUF_SIZE] = "";
     sigset_t wait_mask;
     status = CLI_LIVE_EXIT_SETUP;

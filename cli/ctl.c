@@ -152,7 +152,7 @@ int cli_live_outputs_open(cli_live_outputs *o)
             return -1;
         }
     }
-    if (o->stream && (o->conn || o->json)) {
+    if (!o->sorted && (o->conn || o->json)) {
         if (cli_logstream_open(&o->ls, o->conn, o->json, o->opened) < 0) {
             fprintf(stderr, "tunneltap: %s: out of memory\n", o->cmd);
             cli_live_outputs_abort(o);
@@ -164,7 +164,7 @@ int cli_live_outputs_open(cli_live_outputs *o)
 
 void cli_live_outputs_tick(cli_live_outputs *o, uint64_t now_ms)
 {
-    if (!o->stream || now_ms < o->next_flush_ms)
+    if (o->sorted || now_ms < o->next_flush_ms)
         return;
     o->next_flush_ms = now_ms + 1000;
     /* The analysis thread writes the records (cli_live_on_conn) while this
@@ -381,8 +381,11 @@ int cli_live_option(int c, const char *arg, cli_live_opts *o, cli_live_outputs *
     case CLI_LIVE_OPT_JSON:
         out->json_path = arg;
         return 1;
-    case CLI_LIVE_OPT_STREAM_LOGS:
+    case CLI_LIVE_OPT_STREAM_LOGS: /* the default, named */
         out->stream = true;
+        return 1;
+    case CLI_LIVE_OPT_SORTED_LOGS:
+        out->sorted = true;
         return 1;
     case CLI_LIVE_OPT_ALERTS:
         out->alerts_path = arg;
@@ -438,6 +441,8 @@ const char *cli_live_options_check(const cli_live_opts *o, cli_live_outputs *out
 {
     if (o->control && o->no_control)
         return "--control and --no-control contradict each other";
+    if (out->stream && out->sorted)
+        return "--stream-logs and --sorted-logs contradict each other";
     const char *clash = cli_live_outputs_clash(out);
     if (clash)
         return clash;
@@ -459,7 +464,7 @@ void cli_live_tap_config(tt_tap_config *cfg, const char *cmd, const cli_live_opt
         cfg->analyzer.tcp_attempt_deadline_ms = o->syn_ms;
     cfg->analyzer.on_conn = cli_live_on_conn;
     cfg->analyzer.conn_ctx = sink;
-    if (out->stream && (out->conn || out->json))
+    if (!out->sorted && (out->conn || out->json))
         sink->ls = &out->ls; /* written as they come, not kept */
     cfg->analyzer.log = cli_live_on_log;
     cfg->analyzer.log_ctx = (void *)cmd;

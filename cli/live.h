@@ -69,9 +69,9 @@ int cli_live_control_path(const char *cmd, const char *opt, char *buf, size_t le
 typedef struct cli_live_sink {
     cli_summary sum;
     cli_connbuf buf;
-    bool keep; /* records are kept for --conn-log / --json */
+    bool keep; /* records are kept for --conn-log / --json --sorted-logs */
     bool oom;
-    cli_logstream *ls; /* --stream-logs: records written as they come instead */
+    cli_logstream *ls; /* unless --sorted-logs: records written as they come instead */
 } cli_live_sink;
 
 void cli_live_sink_init(cli_live_sink *k, bool keep);
@@ -81,16 +81,16 @@ void cli_live_on_conn(void *ctx, const tt_conn *c);
 void cli_live_on_log(void *ctx, int level, const char *msg);
 
 /* The --conn-log / --json / --alerts outputs: opened before anything else
- * starts (so a bad path costs nothing). The logs are written after
- * tt_tap_finish (with --stream-logs, as connections finish, flushed once a
- * second by cli_live_outputs_tick); the alerts as they are raised
- * (cli_live_on_alert). */
+ * starts (so a bad path costs nothing). The logs are written as connections
+ * finish, flushed once a second by cli_live_outputs_tick (with
+ * --sorted-logs, kept and written sorted after tt_tap_finish); the alerts as
+ * they are raised (cli_live_on_alert). */
 typedef struct cli_live_outputs {
     const char *cmd;
     const char *conn_path, *json_path, *alerts_path;
     FILE *conn, *json, *alerts;
-    bool stream;            /* --stream-logs */
-    cli_logstream ls;       /* the logs, with --stream-logs */
+    bool sorted, stream;    /* --sorted-logs; --stream-logs (the default) */
+    cli_logstream ls;       /* the logs, unless sorted */
     uint64_t next_flush_ms; /* cli_live_outputs_tick's, CLOCK_MONOTONIC */
     time_t opened;
     bool quiet; /* no "ALERT ..." line on stderr as alerts are raised */
@@ -106,7 +106,7 @@ int cli_live_outputs_open(cli_live_outputs *o);
  * printing why (out of memory, write error). */
 int cli_live_outputs_finish(cli_live_outputs *o, cli_live_sink *k);
 /* The host's loop calls this on every wake-up (at least once a second):
- * with --stream-logs, the records written so far reach the files once a
+ * unless --sorted-logs, the records written so far reach the files once a
  * second, the last ones before a quiet spell too. Thread-safety: the loop's
  * thread, while the analysis thread writes records. */
 void cli_live_outputs_tick(cli_live_outputs *o, uint64_t now_ms);
@@ -178,6 +178,7 @@ enum {
     CLI_LIVE_OPT_ALERTS,
     CLI_LIVE_OPT_FAIL_ON_REGRESSION,
     CLI_LIVE_OPT_STREAM_LOGS,
+    CLI_LIVE_OPT_SORTED_LOGS,
     CLI_LIVE_OPT_HOST
 };
 
@@ -186,6 +187,7 @@ enum {
     {"conn-log", required_argument, NULL, CLI_LIVE_OPT_CONN_LOG},                                  \
         {"json", required_argument, NULL, CLI_LIVE_OPT_JSON},                                      \
         {"stream-logs", no_argument, NULL, CLI_LIVE_OPT_STREAM_LOGS},                              \
+        {"sorted-logs", no_argument, NULL, CLI_LIVE_OPT_SORTED_LOGS},                              \
         {"control", required_argument, NULL, CLI_LIVE_OPT_CONTROL},                                \
         {"no-control", no_argument, NULL, CLI_LIVE_OPT_NO_CONTROL},                                \
         {"duration", required_argument, NULL, CLI_LIVE_OPT_DURATION},                              \
@@ -203,10 +205,11 @@ enum {
 /* The --help lines of the shared options, in three runs a host's own
  * options go between (bridge: --ring-bytes, --stall-analyzer). */
 #define CLI_LIVE_HELP_OUTPUTS                                                                      \
-    "  --conn-log PATH     at exit, write a Zeek conn.log sorted by ts ('-': stdout)\n"            \
-    "  --json PATH         at exit, write one JSON object per connection ('-': stdout)\n"          \
-    "  --stream-logs       write the logs as connections finish (Zeek's order), not\n"             \
-    "                      kept and sorted by ts at exit: memory stays flat\n"                     \
+    "  --conn-log PATH     write a Zeek conn.log, a line as each connection finishes\n"            \
+    "                      (Zeek's order; flushed once a second; '-': stdout)\n"                   \
+    "  --json PATH         write one JSON object per connection, likewise ('-': stdout)\n"         \
+    "  --sorted-logs       keep the records and write the logs sorted by ts at exit\n"             \
+    "                      instead (memory grows by ~240 B a connection until then)\n"             \
     "  --mark WHEN=LABEL   a marker (filter upgrade) at WHEN: epoch seconds\n"                     \
     "                      (1764244985.5) or ISO 8601 (2025-11-27T12:03:05Z);\n"                   \
     "                      repeatable. While running: 'tunneltap mark LABEL'\n"                    \

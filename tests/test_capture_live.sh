@@ -69,6 +69,10 @@ check "bad filter: exit 2" test $? = 2
 check "bad filter: says so" grep -q "bad filter expression 'tcp port'" "$TMP/e3.err"
 "$BIN" capture -i lo --snaplen 10 >/dev/null 2>"$TMP/e4.err"
 check "tiny snaplen: refused" grep -q -- "--snaplen wants a byte count from 96" "$TMP/e4.err"
+"$BIN" capture -i lo --stream-logs --sorted-logs --conn-log "$TMP/e5.log" >/dev/null 2>"$TMP/e5.err"
+check "--stream-logs with --sorted-logs: exit 2" test $? = 2
+check "--stream-logs with --sorted-logs: says so" grep -q "contradict each other" "$TMP/e5.err"
+check "--stream-logs with --sorted-logs: no log created" test ! -e "$TMP/e5.log"
 
 # ---- the lab: A (clients, capture) --veth-- B (servers) ------------------------
 
@@ -102,10 +106,11 @@ lab_wait_ready || fail "A cannot reach B"
 # ---- capture while the clients run ------------------------------------------------
 
 ip netns exec "$NS_A" "$BIN" capture -i "$IF_A" --duration 6 --syn-deadline 2 --udp-deadline 2 \
-    --conn-log "$TMP/cap.conn.log" --json "$TMP/cap.json" --control "$CTL" \
+    --sorted-logs --conn-log "$TMP/cap.conn.log" --json "$TMP/cap.json" --control "$CTL" \
     >"$TMP/cap.out" 2>"$TMP/cap.err" </dev/null &
 CAP_PID=$!
-# A second capture of the same traffic writes its logs as connections finish.
+# A second capture of the same traffic writes its logs as connections finish
+# (the default, named).
 ip netns exec "$NS_A" "$BIN" capture -i "$IF_A" --duration 6 --syn-deadline 2 --udp-deadline 2 \
     --stream-logs --conn-log "$TMP/stream.conn.log" --json "$TMP/stream.json" --no-control \
     >"$TMP/stream.out" 2>"$TMP/stream.err" </dev/null &
@@ -201,6 +206,8 @@ check "flows: every service port has the verdict its clients saw" test $? = 0
 sed 's/^/  /' "$TMP/flows.txt" >&2
 check "JSON log: one object per conn.log line" \
     test "$(wc -l <"$TMP/cap.json")" = "$(grep -vc '^#' "$TMP/cap.conn.log")"
+check "--sorted-logs: records in ts order" \
+    sh -c "grep -v '^#' '$TMP/cap.conn.log' | cut -f1 | LC_ALL=C sort -c -n"
 
 # The streamed logs: the same checks, and a conn.log Zeek's tools read (the
 # header the sorted one has, every line 23 columns, the #close line).
@@ -217,11 +224,12 @@ check "--stream-logs: 23 columns on every line, #close at the end" \
     awk -F'\t' '!/^#/ && NF != 23 {bad = 1} END {exit bad}' "$TMP/stream.conn.log"
 check "--stream-logs: ends with #close" sh -c "tail -1 '$TMP/stream.conn.log' | grep -q '^#close'"
 
-# ---- a running capture's streamed logs reach the files once a second ---------
-# Two blackholed attempts half a second apart, each ended by its 1-s deadline,
-# then nothing: both records must be in both files while the capture still
-# runs (the last records before a quiet spell are not left in a buffer).
-ip netns exec "$NS_A" "$BIN" capture -i "$IF_A" --syn-deadline 1 --stream-logs \
+# ---- a running capture's logs reach the files once a second -------------------
+# (no log option: the default). Two blackholed attempts half a second apart,
+# each ended by its 1-s deadline, then nothing: both records must be in both
+# files while the capture still runs (the last records before a quiet spell
+# are not left in a buffer).
+ip netns exec "$NS_A" "$BIN" capture -i "$IF_A" --syn-deadline 1 \
     --conn-log "$TMP/quiet.conn.log" --json "$TMP/quiet.json" --no-control \
     >"$TMP/quiet.out" 2>"$TMP/quiet.err" </dev/null &
 QUIET_PID=$!
@@ -238,14 +246,14 @@ if lab_wait_line "$TMP/quiet.err" 'capture: listening on' "$QUIET_PID"; then
         quiet_both && break
         sleep 0.1
     done
-    check "--stream-logs: a running capture's last records reach both files within seconds" quiet_both
-    check "--stream-logs: ... while the capture still runs" kill -0 "$QUIET_PID"
+    check "logs: a running capture's last records reach both files within seconds" quiet_both
+    check "logs: ... while the capture still runs" kill -0 "$QUIET_PID"
     kill -INT "$QUIET_PID"
     wait "$QUIET_PID"
     rc=$?
     QUIET_PID=''
-    check "capture --stream-logs: SIGINT ends it with exit 0 (got $rc)" test "$rc" = 0
-    check "--stream-logs: both attempts failed as syn_unanswered" \
+    check "capture: SIGINT ends it with exit 0 (got $rc)" test "$rc" = 0
+    check "logs: both attempts failed as syn_unanswered" \
         test "$(awk -F'\t' '$4 ~ /^4010[12]$/ && $22 == "syn_unanswered"' "$TMP/quiet.conn.log" | wc -l)" = 2
 else
     fail "the third capture did not start"
