@@ -6,6 +6,10 @@
 #   tunneltap replay FILE --conn-log OUT           (Zeek conn.log, sorted by ts)
 #   tunneltap replay FILE --json OUT               (JSON lines, sorted by ts)
 #   tunneltap replay FILE --conn-log OUT --json OUT2
+#                                                  (past 64 MiB of records, spilled
+#                                                  to $TMPDIR in sorted runs)
+#   tunneltap replay FILE --sort-buffer 2047M --conn-log OUT --json OUT2
+#                                                  (every record kept in memory)
 #   tunneltap replay FILE --stream-logs --conn-log OUT --json OUT2
 #                                                  (written as connections finish)
 #   tcpdump -r FILE -w /dev/null                   (the read floor)
@@ -33,7 +37,7 @@ while [ $# -gt 0 ]; do
     --cases) cases=$2; shift 2 ;;
     --tunneltap) tt=$2; shift 2 ;;
     --candidate) cand=$2; shift 2 ;;
-    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "logs.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
@@ -80,12 +84,14 @@ run_tool() {
     *json) measure "$c" "$tool" "$run" -- "$bin" replay "$f" --json "$tmp/out.json" ;;
     *both) measure "$c" "$tool" "$run" -- "$bin" replay "$f" --conn-log "$tmp/out.log" \
       --json "$tmp/out.json" ;;
+    kept) measure "$c" "$tool" "$run" -- "$bin" replay "$f" --sort-buffer 2047M \
+      --conn-log "$tmp/out.log" --json "$tmp/out.json" ;;
     stream) measure "$c" "$tool" "$run" -- "$bin" replay "$f" --stream-logs \
       --conn-log "$tmp/out.log" --json "$tmp/out.json" ;;
   esac
 }
 
-tools="summary conn-log json both stream tcpdump"
+tools="summary conn-log json both kept stream tcpdump"
 [ -n "$cand" ] && tools="$tools cand-summary cand-conn-log cand-json cand-both"
 # Bytes for shuf that depend only on $1.
 seed() { for i in $(seq 64); do echo "$1 $i" | sha256sum; done; }

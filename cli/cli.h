@@ -3,7 +3,7 @@
  * These live in the executable, not in libtunneltap, so they carry a cli_
  * prefix instead of tt_ (public library API) or tt__ (library internals).
  *
- *   record buffer (connlog.c)  keeps tt_conn records for sorted output
+ *   record buffer (connbuf.c)  keeps tt_conn records for sorted output
  *   conn.log writer (connlog.c) Zeek's TSV conn.log plus tt_verdict, tt_certainty
  *   JSON writer (jsonlog.c)     Zeek's JSON conn log plus tunneltap's keys
  *   summary (summary.c)         counts records, names failing destinations, judges
@@ -37,18 +37,56 @@ void cli_strtab_free(cli_strtab *t);
 /* ---- record buffer ----------------------------------------------------- */
 
 /* Every record of a run, for output sorted by ts then uid (memory grows with
- * the number of flows: about sizeof(tt_conn) per flow). Zero-initialise. */
+ * the number of flows: sizeof(tt_conn), 240 B, per flow), unless spilling is
+ * on: then each time spill_at records are held they are sorted and written
+ * to an unnamed temporary file as one run, and reading the records merges
+ * the runs and what is still in memory. Zero-initialise (no spilling). */
 typedef struct cli_connbuf {
-    tt_conn *v;
+    tt_conn *v; /* the records in memory (since the last run) */
     size_t n, cap;
     cli_strtab strings;
+    size_t spill_at; /* records per run; 0: all kept in memory */
+    char *spill_dir; /* where the file goes ($TMPDIR, else /tmp) */
+    int fd;          /* the file (when spill_at), -1 until the first run */
+    int spill_errno; /* why spilling stopped (the records stayed in memory), or 0 */
+    size_t *runs;    /* records in each run, in file order */
+    size_t nruns, runs_cap, spilled;
 } cli_connbuf;
 
-/* Copies c (and its strings). Returns 0 or TT_ENOMEM (buffer unchanged). */
+/* The memory the sorted logs' records may take before they are spilled
+ * (replay --sort-buffer; capture and bridge --sorted-logs). */
+#define CLI_SORT_BUFFER_DEFAULT ((size_t)64 << 20)
+/* Turns spilling on: runs of as many records as fit in `bytes`, in an
+ * unnamed file in $TMPDIR (else /tmp). Call before the first add. */
+void cli_connbuf_spill(cli_connbuf *b, size_t bytes);
+/* Copies c (and its strings). Returns 0 or TT_ENOMEM (buffer unchanged).
+ * A run that cannot be written (no temporary file, disk full) sets
+ * spill_errno and stops spilling: the records stay in memory instead. */
 int cli_connbuf_add(cli_connbuf *b, const tt_conn *c);
-/* Sorts by ts_us, then uid. */
+/* Records added, in memory and spilled. */
+size_t cli_connbuf_count(const cli_connbuf *b);
+/* Sorts the records in memory by ts_us, then uid (runs are sorted already):
+ * call once all are added, before reading them. */
 void cli_connbuf_sort(cli_connbuf *b);
 void cli_connbuf_free(cli_connbuf *b);
+
+/* Reads a sorted buffer's records in order (several readers may read one
+ * buffer at once, each with its own iterator; nothing may be added then). */
+typedef struct cli_connbuf_iter {
+    const cli_connbuf *b;
+    size_t i;            /* no runs: the next record of b->v */
+    struct cli_run *run; /* runs: one per run, the records in memory last */
+    uint32_t *heap;      /* runs not at their end, smallest record first */
+    size_t nheap;
+    int64_t last; /* the run of the record returned last, or -1 */
+    int err;      /* errno: a run could not be read back */
+} cli_connbuf_iter;
+/* Returns 0, or TT_ENOMEM (nothing to close then). */
+int cli_connbuf_iter_open(cli_connbuf_iter *it, const cli_connbuf *b);
+/* The next record (valid until the next call), or NULL at the end or when a
+ * run cannot be read (err set). */
+const tt_conn *cli_connbuf_iter_next(cli_connbuf_iter *it);
+void cli_connbuf_iter_close(cli_connbuf_iter *it);
 
 /* ---- Zeek conn.log (TSV) ----------------------------------------------- */
 
@@ -69,11 +107,12 @@ FILE *cli_output_open(const char *path);
 /* Closes out (stdout is only flushed). Returns 0, or an errno value when
  * anything written to it was lost (EIO when the stream kept no better one). */
 int cli_output_close(FILE *out);
-/* Writes buf's records (in their order) to the --conn-log (with its header
- * and footer; opened: the #open time) and --json outputs, either NULL; with
- * both, the JSON lines on a second thread at the same time.
- * Returns 0, or TT_ENOMEM when a JSON record could not be built (the JSON
- * log stops there). */
+/* Writes buf's records (sorted: in order, merged from its runs) to the
+ * --conn-log (with its header and footer; opened: the #open time) and
+ * --json outputs, either NULL; with both, the JSON lines on a second thread
+ * at the same time. Returns 0; TT_ENOMEM when a JSON record could not be
+ * built (the JSON log stops there); TT_EIO when the spilled records could not
+ * be read back (errno set; the logs stop there). */
 int cli_logs_write(const cli_connbuf *buf, FILE *conn, FILE *json, time_t opened);
 
 /* Numbers as the logs write them, into buf (CLI_NUM_TEXT bytes, no NUL),

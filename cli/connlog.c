@@ -1,4 +1,4 @@
-/* connlog.c - Zeek-format conn.log writer, the record buffer it sorts, and the log outputs. */
+/* connlog.c - Zeek-format conn.log writer and the log outputs. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -9,161 +9,6 @@
 #include <time.h>
 
 #include "cli/cli.h"
-
-/* ---- string table ------------------------------------------------------ */
-
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603u; /* FNV-1a */
-    for (; *s; s++) {
-        h ^= (unsigned char)*s;
-        h *= 1099511628211u;
-    }
-    return h;
-}
-
-static int strtab_grow(cli_strtab *t)
-{
-    size_t cap = t->cap ? t->cap * 2 : 64;
-    char **slot = calloc(cap, sizeof *slot);
-    if (!slot)
-        return TT_ENOMEM;
-    for (size_t i = 0; i < t->cap; i++) {
-        if (!t->slot[i])
-            continue;
-        size_t j = (size_t)hash_str(t->slot[i]) & (cap - 1);
-        while (slot[j])
-            j = (j + 1) & (cap - 1);
-        slot[j] = t->slot[i];
-    }
-    free(t->slot);
-    t->slot = slot;
-    t->cap = cap;
-    return 0;
-}
-
-const char *cli_strtab_intern(cli_strtab *t, const char *s)
-{
-    if (!s)
-        return NULL;
-    /* Keep the load at or below one half so probes stay short. */
-    if ((t->used + 1) * 2 > t->cap && strtab_grow(t) < 0)
-        return NULL;
-    size_t j = (size_t)hash_str(s) & (t->cap - 1);
-    for (; t->slot[j]; j = (j + 1) & (t->cap - 1)) {
-        if (strcmp(t->slot[j], s) == 0)
-            return t->slot[j];
-    }
-    char *copy = strdup(s);
-    if (!copy)
-        return NULL;
-    t->slot[j] = copy;
-    t->used++;
-    return copy;
-}
-
-void cli_strtab_free(cli_strtab *t)
-{
-    for (size_t i = 0; i < t->cap; i++)
-        free(t->slot[i]);
-    free(t->slot);
-    memset(t, 0, sizeof *t);
-}
-
-/* ---- record buffer ----------------------------------------------------- */
-
-int cli_connbuf_add(cli_connbuf *b, const tt_conn *c)
-{
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 1024;
-        tt_conn *v = realloc(b->v, cap * sizeof *v);
-        if (!v)
-            return TT_ENOMEM;
-        b->v = v;
-        b->cap = cap;
-    }
-    tt_conn copy = *c;
-    copy.service = cli_strtab_intern(&b->strings, c->service);
-    copy.l7 = cli_strtab_intern(&b->strings, c->l7);
-    copy.conn_state = cli_strtab_intern(&b->strings, c->conn_state);
-    if ((c->service && !copy.service) || (c->l7 && !copy.l7) || (c->conn_state && !copy.conn_state))
-        return TT_ENOMEM;
-    b->v[b->n++] = copy;
-    return 0;
-}
-
-static int by_ts_uid(const void *pa, const void *pb)
-{
-    const tt_conn *a = pa, *b = pb;
-    if (a->ts_us != b->ts_us)
-        return a->ts_us < b->ts_us ? -1 : 1;
-    return strncmp(a->uid, b->uid, sizeof a->uid); /* uid may fill its array */
-}
-
-/* What the sort moves: 16 bytes, not a 240-byte record. */
-typedef struct sort_key {
-    uint64_t ts_us;
-    const tt_conn *c;
-} sort_key;
-
-static int key_by_ts_uid(const void *pa, const void *pb)
-{
-    const sort_key *a = pa, *b = pb;
-    if (a->ts_us != b->ts_us)
-        return a->ts_us < b->ts_us ? -1 : 1;
-    return by_ts_uid(a->c, b->c);
-}
-
-/* Records already in order are left as they are: a SYN scan's million come
- * out of the analyzer in order (each released at its SYN's deadline), and
- * sorting them took 0.08-0.11 s against 0.012 s for the check. Otherwise
- * the keys are sorted (a record's ts beside a pointer to it: 16 bytes, not
- * a 240-byte record to move and compare through), and each record is then
- * moved once to its place, following the permutation's cycles. */
-void cli_connbuf_sort(cli_connbuf *b)
-{
-    size_t n = b->n, i = 1;
-    while (i < n && by_ts_uid(&b->v[i - 1], &b->v[i]) <= 0)
-        i++;
-    if (i >= n)
-        return;
-    sort_key *k = malloc(n * sizeof *k);
-    size_t *from = malloc(n * sizeof *from); /* from[j]: the record that goes to j */
-    if (!k || !from) {
-        free(k);
-        free(from);
-        qsort(b->v, n, sizeof *b->v, by_ts_uid); /* slower; sorts in place if it must */
-        return;
-    }
-    for (i = 0; i < n; i++)
-        k[i] = (sort_key){b->v[i].ts_us, &b->v[i]};
-    qsort(k, n, sizeof *k, key_by_ts_uid);
-    for (i = 0; i < n; i++)
-        from[i] = (size_t)(k[i].c - b->v);
-    free(k);
-    for (i = 0; i < n; i++) {
-        if (from[i] == i)
-            continue;
-        tt_conn held = b->v[i];
-        size_t j = i;
-        while (from[j] != i) {
-            size_t src = from[j];
-            b->v[j] = b->v[src];
-            from[j] = j;
-            j = src;
-        }
-        b->v[j] = held;
-        from[j] = j;
-    }
-    free(from);
-}
-
-void cli_connbuf_free(cli_connbuf *b)
-{
-    free(b->v);
-    cli_strtab_free(&b->strings);
-    memset(b, 0, sizeof *b);
-}
 
 /* ---- conn.log ---------------------------------------------------------- */
 
@@ -484,40 +329,62 @@ int cli_output_close(FILE *out)
 typedef struct json_job {
     const cli_connbuf *buf;
     FILE *out;
-    int rc;
+    int rc, err;
 } json_job;
 
 static void *write_json(void *arg)
 {
     json_job *j = arg;
     cli_jsonw *w = cli_jsonw_new();
-    size_t i = 0;
-    while (w && i < j->buf->n && cli_jsonw_write(w, j->out, &j->buf->v[i]) == 0)
-        i++;
+    cli_connbuf_iter it;
+    if (!w || cli_connbuf_iter_open(&it, j->buf) < 0) {
+        cli_jsonw_free(w);
+        j->rc = TT_ENOMEM;
+        return NULL;
+    }
+    const tt_conn *c;
+    while ((c = cli_connbuf_iter_next(&it)) && cli_jsonw_write(w, j->out, c) == 0)
+        ;
+    j->rc = c ? TT_ENOMEM : it.err ? TT_EIO : 0;
+    j->err = it.err;
+    cli_connbuf_iter_close(&it);
     cli_jsonw_free(w);
-    j->rc = i < j->buf->n ? TT_ENOMEM : 0;
     return NULL;
 }
 
 /* With both logs asked for, the JSON lines are written on a thread of their
- * own while this one writes the conn.log: the records are only read, and
- * each log has its own stream. */
+ * own while this one writes the conn.log: the records are only read (each
+ * writer merges the runs with its own iterator), and each log has its own
+ * stream. */
 int cli_logs_write(const cli_connbuf *buf, FILE *conn, FILE *json, time_t opened)
 {
-    json_job job = {buf, json, 0};
+    json_job job = {buf, json, 0, 0};
     pthread_t tid;
     bool apart = conn && json && pthread_create(&tid, NULL, write_json, &job) == 0;
+    int rc = 0, err = 0;
     if (conn) {
+        cli_connbuf_iter it;
+        const tt_conn *c;
         cli_connlog_header(conn, opened);
-        for (size_t i = 0; i < buf->n; i++)
-            cli_connlog_write(conn, &buf->v[i]);
+        if ((rc = cli_connbuf_iter_open(&it, buf)) == 0) {
+            while ((c = cli_connbuf_iter_next(&it)))
+                cli_connlog_write(conn, c);
+            if ((err = it.err) != 0)
+                rc = TT_EIO;
+            cli_connbuf_iter_close(&it);
+        }
         cli_connlog_footer(conn, time(NULL));
     }
     if (apart)
         pthread_join(tid, NULL);
     else if (json)
         write_json(&job);
-    return job.rc;
+    if (!rc) {
+        rc = job.rc;
+        err = job.err;
+    }
+    errno = err;
+    return rc;
 }
 
 /* ---- logs written as connections finish (--stream-logs) ---------------- */

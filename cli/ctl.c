@@ -96,6 +96,8 @@ void cli_live_sink_init(cli_live_sink *k, bool keep)
     memset(k, 0, sizeof *k);
     cli_summary_init(&k->sum);
     k->keep = keep;
+    if (keep) /* --sorted-logs: a long run's records go to a file past 64 MiB */
+        cli_connbuf_spill(&k->buf, CLI_SORT_BUFFER_DEFAULT);
 }
 
 void cli_live_sink_free(cli_live_sink *k)
@@ -196,9 +198,15 @@ int cli_live_outputs_finish(cli_live_outputs *o, cli_live_sink *k)
         fprintf(stderr,
                 "tunneltap: %s: out of memory keeping connection records: the logs hold the "
                 "first %zu\n",
-                o->cmd, k->buf.n);
+                o->cmd, cli_connbuf_count(&k->buf));
         rc = -1;
     }
+    if (k->buf.spill_errno)
+        fprintf(stderr,
+                "tunneltap: %s: warning: cannot spill connection records to a file in %s (%s): "
+                "%zu kept in memory\n",
+                o->cmd, k->buf.spill_dir ? k->buf.spill_dir : "?", strerror(k->buf.spill_errno),
+                k->buf.n);
     int wrc;
     if (k->ls) {
         k->ls = NULL; /* tt_tap_finish has returned: no record comes any more */
@@ -207,7 +215,13 @@ int cli_live_outputs_finish(cli_live_outputs *o, cli_live_sink *k)
         cli_connbuf_sort(&k->buf);
         wrc = cli_logs_write(&k->buf, o->conn, o->json, o->opened);
     }
-    if (wrc < 0) {
+    if (wrc == TT_EIO) {
+        fprintf(stderr,
+                "tunneltap: %s: cannot read back the connection records spilled to %s: %s: the "
+                "logs stop there\n",
+                o->cmd, k->buf.spill_dir, strerror(errno));
+        rc = -1;
+    } else if (wrc < 0) {
         fprintf(stderr, "tunneltap: %s: out of memory writing JSON\n", o->cmd);
         rc = -1;
     }

@@ -209,7 +209,7 @@ enum {
     "                      (Zeek's order; flushed once a second; '-': stdout)\n"                   \
     "  --json PATH         write one JSON object per connection, likewise ('-': stdout)\n"         \
     "  --sorted-logs       keep the records and write the logs sorted by ts at exit\n"             \
-    "                      instead (memory grows by ~240 B a connection until then)\n"             \
+    "                      instead (past 64M of them, in a file in $TMPDIR or /tmp)\n"             \
     "  --mark WHEN=LABEL   a marker (filter upgrade) at WHEN: epoch seconds\n"                     \
     "                      (1764244985.5) or ISO 8601 (2025-11-27T12:03:05Z);\n"                   \
     "                      repeatable. While running: 'tunneltap mark LABEL'\n"                    \

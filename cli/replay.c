@@ -13,6 +13,7 @@
 #include "cli/alerts.h"
 #include "cli/cli.h"
 #include "cli/evidence.h"
+#include "cli/live.h"
 #include "cli/report.h"
 #include "cli/dashboard.h"
 #include "tunneltap/tunneltap.h"
@@ -42,7 +43,8 @@ enum { EXIT_ANALYSED = 0, EXIT_RUNTIME = 1, EXIT_INPUT = 2, EXIT_REGRESSION = 3 
 typedef struct replay_opts {
     const char *file;
     const char *conn_log, *json, *bpf;
-    bool stream_logs; /* --stream-logs: the logs written as connections finish */
+    bool stream_logs;   /* --stream-logs: the logs written as connections finish */
+    size_t sort_buffer; /* --sort-buffer: bytes of records before they are spilled */
     bool verify_checksums, no_dpi, quiet;
     int progress;            /* -1 never, 0 auto, 1 on any size */
     size_t max_flows;        /* 0: default */
@@ -108,6 +110,9 @@ void cli_replay_usage(FILE *out)
           "  --json PATH         write one JSON object per connection ('-': stdout)\n"
           "  --stream-logs       write the logs as connections finish (Zeek's order),\n"
           "                      not sorted by ts at the end: memory stays flat\n"
+          "  --sort-buffer SIZE  memory for the records the sorted logs wait for (k/M\n"
+          "                      suffixes; default 64M): past it they go to a file in\n"
+          "                      $TMPDIR (else /tmp) in sorted runs, merged at the end\n"
           "  --bpf EXPR          analyse only packets matching this tcpdump filter\n"
           "  --verify-checksums  ignore packets with bad checksums, as Zeek does without -C\n",
           out);
@@ -165,6 +170,7 @@ enum {
     OPT_CONN_LOG = 256,
     OPT_JSON,
     OPT_STREAM_LOGS,
+    OPT_SORT_BUFFER,
     OPT_BPF,
     OPT_NO_CHECKSUMS,
     OPT_MAX_FLOWS,
@@ -186,6 +192,7 @@ static const struct option long_options[] = {
     {"conn-log", required_argument, NULL, OPT_CONN_LOG},
     {"json", required_argument, NULL, OPT_JSON},
     {"stream-logs", no_argument, NULL, OPT_STREAM_LOGS},
+    {"sort-buffer", required_argument, NULL, OPT_SORT_BUFFER},
     {"bpf", required_argument, NULL, OPT_BPF},
     {"verify-checksums", no_argument, NULL, OPT_NO_CHECKSUMS},
     {"max-flows", required_argument, NULL, OPT_MAX_FLOWS},
@@ -210,6 +217,7 @@ static const struct option long_options[] = {
 static int parse_options(int argc, char **argv, replay_opts *o)
 {
     memset(o, 0, sizeof *o);
+    o->sort_buffer = CLI_SORT_BUFFER_DEFAULT;
     opterr = 0;
     optind = 1;
     int c;
@@ -223,6 +231,12 @@ static int parse_options(int argc, char **argv, replay_opts *o)
             break;
         case OPT_STREAM_LOGS:
             o->stream_logs = true;
+            break;
+        case OPT_SORT_BUFFER:
+            if (!cli_live_parse_bytes(optarg, &o->sort_buffer) || o->sort_buffer < 16384)
+                return cli_usage_error(
+                    "replay", "--sort-buffer wants a size from 16k to 2048M (e.g. 256M), not '%s'",
+                    optarg);
             break;
         case OPT_BPF:
             o->bpf = optarg;
@@ -433,6 +447,9 @@ int cli_replay_main(int argc, char **argv)
         .buf = (logs && !o.stream_logs) || o.evidence || o.report ? &buf : NULL,
         .ls = logs && o.stream_logs ? &ls : NULL,
     };
+    /* Evidence and the report read the records by index: all in memory. */
+    if (logs && !o.stream_logs && !o.evidence && !o.report)
+        cli_connbuf_spill(&buf, o.sort_buffer);
     cli_handoff *handoff = NULL;
     char stopped[TT_ERRBUF_SIZE] = "";
     time_t opened = time(NULL);
@@ -579,12 +596,24 @@ int cli_replay_main(int argc, char **argv)
         fprintf(stderr,
                 "tunneltap: replay: out of memory keeping %zu connection records for "
                 "the logs\n",
-                buf.n);
+                cli_connbuf_count(&buf));
         status = EXIT_RUNTIME;
         goto out;
     }
+    if (buf.spill_errno)
+        fprintf(stderr,
+                "tunneltap: replay: warning: cannot spill connection records to a file in %s "
+                "(%s): %zu kept in memory\n",
+                buf.spill_dir ? buf.spill_dir : "?", strerror(buf.spill_errno), buf.n);
     cli_connbuf_sort(&buf);
-    if (sink.ls ? cli_logstream_close(&ls) < 0 : cli_logs_write(&buf, conn, json, opened) < 0) {
+    rc = sink.ls ? cli_logstream_close(&ls) : cli_logs_write(&buf, conn, json, opened);
+    if (rc == TT_EIO) {
+        fprintf(stderr,
+                "tunneltap: replay: cannot read back the connection records spilled to %s: %s: "
+                "the logs stop there\n",
+                buf.spill_dir, strerror(errno));
+        status = EXIT_RUNTIME;
+    } else if (rc < 0) {
         fprintf(stderr, "tunneltap: replay: out of memory writing JSON\n");
         status = EXIT_RUNTIME;
     }

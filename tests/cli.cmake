@@ -1,6 +1,6 @@
 # cli - output writers (unit) and the `tunneltap replay` command (end to end).
 tt_add_criterion(test_output
-  SOURCES ${CMAKE_SOURCE_DIR}/tests/test_output.c ${CMAKE_SOURCE_DIR}/cli/connlog.c
+  SOURCES ${CMAKE_SOURCE_DIR}/tests/test_output.c ${CMAKE_SOURCE_DIR}/cli/connlog.c ${CMAKE_SOURCE_DIR}/cli/connbuf.c
           ${CMAKE_SOURCE_DIR}/cli/jsonlog.c ${CMAKE_SOURCE_DIR}/cli/summary.c
   LIBS tunneltap PkgConfig::JANSSON
   LABELS cli)
@@ -10,7 +10,8 @@ tt_add_script_test(test_replay_cli test_replay_cli.sh LABELS cli)
 # The handoff queue between replay's threads: a plain program (Criterion
 # cannot run under ThreadSanitizer), so `ctest -L tsan` runs it too.
 add_executable(tsan_handoff ${CMAKE_SOURCE_DIR}/tests/tsan_handoff.c ${CMAKE_SOURCE_DIR}/cli/handoff.c
-  ${CMAKE_SOURCE_DIR}/cli/summary.c ${CMAKE_SOURCE_DIR}/cli/connlog.c ${CMAKE_SOURCE_DIR}/cli/jsonlog.c)
+  ${CMAKE_SOURCE_DIR}/cli/summary.c ${CMAKE_SOURCE_DIR}/cli/connlog.c ${CMAKE_SOURCE_DIR}/cli/connbuf.c
+  ${CMAKE_SOURCE_DIR}/cli/jsonlog.c)
 target_include_directories(tsan_handoff PRIVATE ${CMAKE_SOURCE_DIR} ${CMAKE_SOURCE_DIR}/include)
 target_compile_definitions(tsan_handoff PRIVATE _GNU_SOURCE)
 target_link_libraries(tsan_handoff PRIVATE tunneltap PkgConfig::JANSSON Threads::Threads)

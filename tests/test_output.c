@@ -1,9 +1,11 @@
 /* test_output.c - conn.log, JSON lines and summary writers, from synthetic tt_conn records. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <jansson.h>
@@ -403,6 +405,126 @@ Test(connbuf, many_records_end_where_a_sort_of_the_records_puts_them)
         free(ref);
         cli_connbuf_free(&b);
     }
+}
+
+/* Both logs of b as cli_logs_write writes them, #close line cut (its time
+ * is the writer's clock); returns cli_logs_write's result. */
+static int logs_text(const cli_connbuf *b, char **conn, char **json)
+{
+    size_t nc, nj;
+    FILE *fc = open_memstream(conn, &nc), *fj = open_memstream(json, &nj);
+    cr_assert(fc && fj);
+    int rc = cli_logs_write(b, fc, fj, 1764244985);
+    fclose(fc);
+    fclose(fj);
+    char *close = strstr(*conn, "#close");
+    if (close)
+        *close = '\0';
+    return rc;
+}
+
+/* n records with unique uids, ts with ties, strings varied (some NULL). */
+static void add_shuffled(cli_connbuf *b, size_t n)
+{
+    static const char *names[] = {"dns", "ssl", NULL, "http", "quic,ssl"};
+    for (size_t i = 0; i < n; i++) {
+        tt_conn c = udp_conn(TT_VERDICT_ANSWERED, TT_CERTAINTY_NONE);
+        size_t k = (i * 7919u) % n; /* 7919 is prime: a permutation of 0..n-1 */
+        c.ts_us = 1764244985000000u + (k * 31u) % 997u;
+        snprintf(c.uid, sizeof c.uid, "C%07u", (unsigned)(k % 10000000u));
+        c.service = names[k % 5];
+        c.l7 = names[(k / 5) % 5];
+        c.orig_pkts = k;
+        cr_assert_eq(cli_connbuf_add(b, &c), 0);
+    }
+}
+
+/* Past its budget the buffer writes sorted runs to an unnamed file and the
+ * writers merge them with what is in memory: both logs byte for byte those
+ * of the records kept in memory, whatever the run size (one record, a
+ * prime, an exact divisor, one short of all, all), with no file left in
+ * the directory. */
+Test(connbuf, spilled_runs_merge_into_the_logs_kept_in_memory)
+{
+    size_t n = 5000;
+    cli_connbuf ref = {0};
+    add_shuffled(&ref, n);
+    cli_connbuf_sort(&ref);
+    char *want_conn, *want_json;
+    cr_assert_eq(logs_text(&ref, &want_conn, &want_json), 0);
+    cr_assert_eq(ref.nruns, 0);
+
+    char dir[] = "/tmp/tt-spill-XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    setenv("TMPDIR", dir, 1);
+    size_t runs[] = {1, 7, 625, 4999, 5000, 6000};
+    for (size_t r = 0; r < sizeof runs / sizeof *runs; r++) {
+        cli_connbuf b = {0};
+        cli_connbuf_spill(&b, runs[r] * sizeof(tt_conn));
+        add_shuffled(&b, n);
+        cr_assert_eq(b.spill_errno, 0, "%zu: %s", runs[r], strerror(b.spill_errno));
+        cr_assert_eq(b.nruns, n / runs[r], "run of %zu", runs[r]);
+        cr_assert_eq(b.n, n % runs[r], "run of %zu", runs[r]);
+        cr_assert_eq(cli_connbuf_count(&b), n);
+        cli_connbuf_sort(&b);
+        char *conn, *json;
+        cr_assert_eq(logs_text(&b, &conn, &json), 0, "run of %zu", runs[r]);
+        cr_assert_str_eq(conn, want_conn, "run of %zu", runs[r]);
+        cr_assert_str_eq(json, want_json, "run of %zu", runs[r]);
+        free(conn);
+        free(json);
+        cli_connbuf_free(&b);
+    }
+    cr_assert_eq(rmdir(dir), 0, "the spill file is unnamed: the directory is empty");
+    unsetenv("TMPDIR");
+    free(want_conn);
+    free(want_json);
+    cli_connbuf_free(&ref);
+}
+
+/* No file can be made there: spilling stops, says why, and the records stay
+ * in memory, all of them written. */
+Test(connbuf, a_spill_that_cannot_be_written_keeps_the_records_in_memory)
+{
+    size_t n = 1000;
+    cli_connbuf ref = {0}, b = {0};
+    add_shuffled(&ref, n);
+    cli_connbuf_sort(&ref);
+    setenv("TMPDIR", "/nonexistent-tunneltap-dir", 1);
+    cli_connbuf_spill(&b, 10 * sizeof(tt_conn));
+    unsetenv("TMPDIR");
+    add_shuffled(&b, n);
+    cr_assert_eq(b.spill_errno, ENOENT);
+    cr_assert_str_eq(b.spill_dir, "/nonexistent-tunneltap-dir");
+    cr_assert_eq(b.nruns, 0);
+    cr_assert_eq(b.n, n);
+    cli_connbuf_sort(&b);
+    char *wc, *wj, *c, *j;
+    cr_assert_eq(logs_text(&ref, &wc, &wj), 0);
+    cr_assert_eq(logs_text(&b, &c, &j), 0);
+    cr_assert_str_eq(c, wc);
+    cr_assert_str_eq(j, wj);
+    free(wc), free(wj), free(c), free(j);
+    cli_connbuf_free(&ref);
+    cli_connbuf_free(&b);
+}
+
+/* A file that lost its records (here cut to nothing) is an error the
+ * writers return, not a short log passed off as whole. */
+Test(connbuf, spilled_records_that_cannot_be_read_back_are_an_error)
+{
+    cli_connbuf b = {0};
+    cli_connbuf_spill(&b, 100 * sizeof(tt_conn));
+    add_shuffled(&b, 1000);
+    cr_assert_eq(b.nruns, 10);
+    cr_assert_eq(ftruncate(b.fd, 0), 0);
+    cli_connbuf_sort(&b);
+    char *c, *j;
+    cr_assert_eq(logs_text(&b, &c, &j), TT_EIO);
+    cr_assert_eq(errno, EIO);
+    cr_assert_eq(strstr(c, "\tC0"), NULL, "no record written");
+    free(c), free(j);
+    cli_connbuf_free(&b);
 }
 
 /* ---- JSON -------------------------------------------------------------- */
