@@ -16,6 +16,8 @@
 #            on the tap's thread (nDPI on, the default)
 #   stalled  tunneltap bridge --stall-analyzer: copies submitted, the ring
 #            fills once, every later copy dropped; nothing analysed
+#   cand     with CAND_BIN=PATH: `with` again, another tunneltap binary (a
+#            previous build), in the same repetitions
 #
 # Each run: iperf3 TCP for SECS s (+1 s omitted: slow start), then iperf3 UDP
 # at a fixed rate (UDP_RATE, default 200M) for SECS s, from namespace A
@@ -26,8 +28,8 @@
 #
 # Environment: TT_BIN (default build/tunneltap), UDP_RATE (200M), UDP_LEN
 # (1400), OUT (default bench/out/bridge_iperf), BRIDGE_ARGS (extra options
-# for both tunneltap configurations, e.g. --no-dpi), CONFIGS ("without with
-# stalled").
+# for the tunneltap configurations, e.g. --no-dpi), CONFIGS ("without with
+# stalled", and cand when CAND_BIN is set).
 #
 # Needs root, /dev/net/tun, iperf3, python3, cc. Everything happens in the
 # namespaces ttbench-a-PID / ttbench-b-PID created here (no route out); the
@@ -40,7 +42,8 @@ REPS=${1:-5}
 SECS=${2:-10}
 UDP_RATE=${UDP_RATE:-200M}
 UDP_LEN=${UDP_LEN:-1400}
-CONFIGS=${CONFIGS:-without with stalled}
+CAND_BIN=${CAND_BIN:-}
+CONFIGS=${CONFIGS:-without with stalled${CAND_BIN:+ cand}}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/.." && pwd)
 # stop_pid PID: TERM, up to 2 s, KILL, reap (shared with the shell tests)
@@ -69,9 +72,9 @@ def stat(cfg, proto, key):
          for r in rows if r['config'] == cfg and r['proto'] == proto]
     v = [x for x in v if x is not None]
     return (statistics.median(v), min(v), max(v), len(v)) if v else (float('nan'),) * 3 + (0,)
-cfgs = [c for c in ('without', 'with', 'stalled') if any(r['config'] == c for r in rows)]
+cfgs = [c for c in ('without', 'with', 'stalled', 'cand') if any(r['config'] == c for r in rows)]
 names = {'without': 'without tap (tun_forward.c)', 'with': 'with tap (tunneltap bridge)',
-         'stalled': 'bridge --stall-analyzer'}
+         'stalled': 'bridge --stall-analyzer', 'cand': 'with tap, CAND_BIN'}
 for proto in ('tcp', 'udp'):
     base = stat('without', proto, 'mbps')[0]
     title = 'TCP' if proto == 'tcp' else 'UDP at %sbit/s' % sys.argv[2]
@@ -171,6 +174,9 @@ fwd_start() {
             >"$WORK/fwd.out" 2>"$WORK/fwd.err" </dev/null & ;;
     stalled) # shellcheck disable=SC2086
         "$TT_BIN" bridge --tun "$DEV_A" --tun "$DEV_B" --control "$CTL" --stall-analyzer $BRIDGE_ARGS \
+            >"$WORK/fwd.out" 2>"$WORK/fwd.err" </dev/null & ;;
+    cand) # shellcheck disable=SC2086
+        "${CAND_BIN:?cand needs CAND_BIN}" bridge --tun "$DEV_A" --tun "$DEV_B" --control "$CTL" $BRIDGE_ARGS \
             >"$WORK/fwd.out" 2>"$WORK/fwd.err" </dev/null & ;;
     *) die "unknown configuration $cfg" ;;
     esac
@@ -304,6 +310,7 @@ EOF
 {
     echo "machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -1), kernel $(uname -r)"
     echo "tunneltap: $TT_BIN (tree at $(git -C "$(dirname "$TT_BIN")" rev-parse --short HEAD 2>/dev/null || echo '?'), binary of $(date -r "$TT_BIN" '+%F %T'))"
+    [ -z "$CAND_BIN" ] || echo "cand: $CAND_BIN (binary of $(date -r "$CAND_BIN" '+%F %T'))"
     echo "iperf3: $(iperf3 --version | head -1)"
     echo "runs: $REPS repetitions x {$CONFIGS}, iperf3 TCP ${SECS}s (+1s omitted), UDP ${UDP_RATE}bit/s x ${UDP_LEN} B for ${SECS}s${BRIDGE_ARGS:+, bridge options: $BRIDGE_ARGS}"
     echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
