@@ -227,7 +227,8 @@ int tt_ring_init(void *mem, size_t memsize, size_t capacity, unsigned flags)
 {
     if (mem == NULL || !capacity_ok(capacity) || memsize < tt_ring_memsize(capacity) ||
         (uintptr_t)mem % TT_RING_ALIGN != 0 ||
-        (flags & ~(unsigned)(TT_RING_LOSSLESS | TT_RING_SYMMETRIC_FENCE | TT_RING_BATCH)) != 0)
+        (flags & ~(unsigned)(TT_RING_LOSSLESS | TT_RING_SYMMETRIC_FENCE | TT_RING_BATCH |
+                             TT_RING_NO_SPIN)) != 0)
         return TT_EINVAL;
 
     tt_ring *r = mem;
@@ -634,7 +635,7 @@ int tt_ring_wait_sc(tt_ring *r, int timeout_ms)
             return 0;
         if (atomic_load_explicit(&w->closed, memory_order_acquire))
             return cons_ready(r) ? 1 : TT_ECLOSED;
-        if (i >= SPIN_LIMIT || timeout_ms == 0)
+        if (i >= SPIN_LIMIT || timeout_ms == 0 || (r->cfg.flags & TT_RING_NO_SPIN))
             break;
         cpu_relax();
     }

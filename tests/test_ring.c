@@ -746,8 +746,8 @@ static bool wait_done(struct waiter *w, unsigned ms)
 Test(ring, sleeping_consumer_is_woken_by_a_commit)
 {
     /* With TT_RING_BATCH too: a commit to a sleeping consumer publishes at once. */
-    unsigned flag_sets[3] = {0, TT_RING_SYMMETRIC_FENCE, TT_RING_BATCH};
-    for (int f = 0; f < 3; f++) {
+    unsigned flag_sets[4] = {0, TT_RING_SYMMETRIC_FENCE, TT_RING_BATCH, TT_RING_NO_SPIN};
+    for (int f = 0; f < 4; f++) {
         tt_ring *r = new_ring(4096, flag_sets[f]);
         struct waiter w = {.r = r, .timeout_ms = -1};
         pthread_t t;
@@ -765,6 +765,37 @@ Test(ring, sleeping_consumer_is_woken_by_a_commit)
         cr_expect_geq(st.consumer_wakes, 1);
         tt_ring_destroy(r);
     }
+}
+
+static uint64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* TT_RING_NO_SPIN: a wait on an empty ring sleeps at once. Twenty 1-ms
+ * waits on each kind of ring: the spinning ones cost the waiting thread its
+ * 2 048 pauses each (tens of microseconds), the others a system call. */
+Test(ring, a_no_spin_ring_sleeps_at_once_on_an_empty_ring)
+{
+    unsigned flags[2] = {0, TT_RING_NO_SPIN};
+    uint64_t cpu[2];
+    for (int k = 0; k < 2; k++) {
+        tt_ring *r = new_ring(4096, flags[k]);
+        uint64_t t0 = thread_cpu_ns();
+        for (int i = 0; i < 20; i++)
+            cr_expect_eq(tt_ring_wait_sc(r, 1), TT_ETIMEDOUT);
+        cpu[k] = thread_cpu_ns() - t0;
+        tt_ring_stats st;
+        tt_ring_stats_get(r, &st);
+        cr_expect_geq(st.consumer_sleeps, 20, "flags %u: every wait slept", flags[k]);
+        tt_ring_destroy(r);
+    }
+    cr_log_info("20 waits: %llu ns of CPU spinning first, %llu ns not", (unsigned long long)cpu[0],
+                (unsigned long long)cpu[1]);
+    cr_expect_lt(cpu[1] * 2, cpu[0], "no-spin waits cost %llu ns of CPU, spinning ones %llu",
+                 (unsigned long long)cpu[1], (unsigned long long)cpu[0]);
 }
 
 Test(ring, wake_consumer_is_never_lost)
