@@ -142,6 +142,14 @@ void cli_logstream_add(cli_logstream *s, const tt_conn *c);
 /* Writes the #close line and frees what open made (the streams stay open).
  * Returns 0, or TT_ENOMEM when a JSON record could not be built. */
 int cli_logstream_close(cli_logstream *s);
+/* The end of command cmd's logs: buf is sorted (its records may serve more
+ * than the logs); then the streamed logs (ls) get their #close line, or
+ * buf's records are written (cli_logs_write), after a warning on stderr
+ * when spilling stopped. Returns 0, or -1 after saying on stderr why the
+ * logs are short (out of memory, spilled records unreadable). The streams
+ * stay open. */
+int cli_logs_finish(const char *cmd, cli_logstream *ls, cli_connbuf *buf, FILE *conn, FILE *json,
+                    time_t opened);
 
 /* "tcp", "udp", "icmp" (ICMPv6 too, as in Zeek) or "unknown_transport". */
 const char *cli_proto_name(uint8_t proto);

@@ -415,3 +415,23 @@ int cli_logstream_close(cli_logstream *s)
     s->jw = NULL;
     return s->oom ? TT_ENOMEM : 0;
 }
+
+int cli_logs_finish(const char *cmd, cli_logstream *ls, cli_connbuf *buf, FILE *conn, FILE *json,
+                    time_t opened)
+{
+    if (buf->spill_errno)
+        fprintf(stderr,
+                "tunneltap: %s: warning: cannot spill connection records to a file in %s (%s): "
+                "%zu kept in memory\n",
+                cmd, buf->spill_dir ? buf->spill_dir : "?", strerror(buf->spill_errno), buf->n);
+    cli_connbuf_sort(buf);
+    int rc = ls ? cli_logstream_close(ls) : cli_logs_write(buf, conn, json, opened);
+    if (rc == TT_EIO)
+        fprintf(stderr,
+                "tunneltap: %s: cannot read back the connection records spilled to %s: %s: the "
+                "logs stop there\n",
+                cmd, buf->spill_dir, strerror(errno));
+    else if (rc < 0)
+        fprintf(stderr, "tunneltap: %s: out of memory writing JSON\n", cmd);
+    return rc < 0 ? -1 : 0;
+}

@@ -201,30 +201,10 @@ int cli_live_outputs_finish(cli_live_outputs *o, cli_live_sink *k)
                 o->cmd, cli_connbuf_count(&k->buf));
         rc = -1;
     }
-    if (k->buf.spill_errno)
-        fprintf(stderr,
-                "tunneltap: %s: warning: cannot spill connection records to a file in %s (%s): "
-                "%zu kept in memory\n",
-                o->cmd, k->buf.spill_dir ? k->buf.spill_dir : "?", strerror(k->buf.spill_errno),
-                k->buf.n);
-    int wrc;
-    if (k->ls) {
-        k->ls = NULL; /* tt_tap_finish has returned: no record comes any more */
-        wrc = cli_logstream_close(&o->ls);
-    } else {
-        cli_connbuf_sort(&k->buf);
-        wrc = cli_logs_write(&k->buf, o->conn, o->json, o->opened);
-    }
-    if (wrc == TT_EIO) {
-        fprintf(stderr,
-                "tunneltap: %s: cannot read back the connection records spilled to %s: %s: the "
-                "logs stop there\n",
-                o->cmd, k->buf.spill_dir, strerror(errno));
+    cli_logstream *ls = k->ls;
+    k->ls = NULL; /* tt_tap_finish has returned: no record comes any more */
+    if (cli_logs_finish(o->cmd, ls, &k->buf, o->conn, o->json, o->opened) < 0)
         rc = -1;
-    } else if (wrc < 0) {
-        fprintf(stderr, "tunneltap: %s: out of memory writing JSON\n", o->cmd);
-        rc = -1;
-    }
     int e;
     if ((e = cli_output_close(o->conn)) != 0) {
         fprintf(stderr, "tunneltap: %s: cannot write '%s': %s\n", o->cmd, o->conn_path,

@@ -600,23 +600,8 @@ int cli_replay_main(int argc, char **argv)
         status = EXIT_RUNTIME;
         goto out;
     }
-    if (buf.spill_errno)
-        fprintf(stderr,
-                "tunneltap: replay: warning: cannot spill connection records to a file in %s "
-                "(%s): %zu kept in memory\n",
-                buf.spill_dir ? buf.spill_dir : "?", strerror(buf.spill_errno), buf.n);
-    cli_connbuf_sort(&buf);
-    rc = sink.ls ? cli_logstream_close(&ls) : cli_logs_write(&buf, conn, json, opened);
-    if (rc == TT_EIO) {
-        fprintf(stderr,
-                "tunneltap: replay: cannot read back the connection records spilled to %s: %s: "
-                "the logs stop there\n",
-                buf.spill_dir, strerror(errno));
+    if (cli_logs_finish("replay", sink.ls, &buf, conn, json, opened) < 0)
         status = EXIT_RUNTIME;
-    } else if (rc < 0) {
-        fprintf(stderr, "tunneltap: replay: out of memory writing JSON\n");
-        status = EXIT_RUNTIME;
-    }
     int e;
     if ((e = cli_output_close(conn)) != 0) {
         fprintf(stderr, "tunneltap: replay: cannot write '%s': %s\n", o.conn_log, strerror(e));
