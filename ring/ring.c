@@ -127,13 +127,14 @@ static inline void bump(_Atomic uint64_t *counter)
 
 /* ---- fences and sleeping ------------------------------------------------ */
 
-static bool membarrier_register(void)
+bool tt_ring_register_fences(void)
 {
 #if defined(__linux__) && defined(SYS_membarrier)
     long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
     if (cmds < 0 || !(cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED))
         return false;
-    /* Per process and idempotent: registering again for a second ring is harmless. */
+    /* Per process and idempotent: once registered, registering again (every
+     * ring after the first) returns at once. */
     return syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
 #else
     return false;
@@ -239,7 +240,7 @@ int tt_ring_init(void *mem, size_t memsize, size_t capacity, unsigned flags)
     r->cfg.flags = flags;
     if (flags & TT_RING_BATCH)
         r->cfg.batch_bytes = capacity / 8 < BATCH_BYTES ? (uint32_t)capacity / 8 : BATCH_BYTES;
-    r->cfg.membarrier = !(flags & TT_RING_SYMMETRIC_FENCE) && membarrier_register();
+    r->cfg.membarrier = !(flags & TT_RING_SYMMETRIC_FENCE) && tt_ring_register_fences();
 
     /* No other thread sees the ring yet: plain initialisation. */
     atomic_init(&r->head.pos, 0);

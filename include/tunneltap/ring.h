@@ -133,6 +133,17 @@ TT_API int tt_ring_init(void *mem, size_t memsize, size_t capacity, unsigned fla
 TT_API int tt_ring_create(tt_ring **out, size_t capacity, unsigned flags,
                           const tt_ring_allocator *alloc, char errbuf[TT_ERRBUF_SIZE]);
 
+/* Register the process for the asymmetric fence rings use (Linux
+ * membarrier, PRIVATE_EXPEDITED; docs/ring.md), as every ring does when it
+ * is made. Registering is once per process and costs microseconds while the
+ * process has a single thread, but Linux makes a multi-threaded process's
+ * registration wait for an RCU grace period: 11-18 ms measured on a 2-vCPU
+ * KVM guest. Call it before starting threads where start-up time counts
+ * (tt_tap_open does, before its analysis thread). Returns true when the
+ * fence is available (rings without TT_RING_SYMMETRIC_FENCE will use it).
+ * Thread-safety: any thread. */
+TT_API bool tt_ring_register_fences(void);
+
 /* Free a ring made by tt_ring_create() (NULL is a no-op). Both sides must
  * have stopped using it. Never fails.
  * Thread-safety: owner thread only. */
