@@ -107,6 +107,14 @@ FILE *cli_output_open(const char *path);
 /* Closes out (stdout is only flushed). Returns 0, or an errno value when
  * anything written to it was lost (EIO when the stream kept no better one). */
 int cli_output_close(FILE *out);
+/* The exit status of a command once its standard output is flushed: when
+ * anything written there was lost (a full disk, a closed pipe with SIGPIPE
+ * ignored), says so on stderr ("tunneltap: CMD: cannot write standard
+ * output: ...") and turns a 0 status into 1. */
+int cli_stdout_status(const char *cmd, int status);
+/* fflush(out), remembering for cli_stdout_status why standard output failed
+ * (stdio keeps only that it did). */
+void cli_flush(FILE *out);
 /* Writes buf's records (sorted: in order, merged from its runs) to the
  * --conn-log (with its header and footer; opened: the #open time) and
  * --json outputs, either NULL; with both, the JSON lines on a second thread

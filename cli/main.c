@@ -1,4 +1,5 @@
 /* main.c - the tunneltap command: dispatches to its subcommands. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,6 +16,25 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
     fprintf(stderr, "\nTry 'tunneltap %s --help'.\n", cmd);
     return 2;
+}
+
+static int stdout_errno; /* why standard output first failed, from cli_flush */
+
+void cli_flush(FILE *out)
+{
+    if (fflush(out) != 0 && out == stdout && !stdout_errno)
+        stdout_errno = errno;
+}
+
+int cli_stdout_status(const char *cmd, int status)
+{
+    int err = cli_output_close(stdout);
+    if (err == 0)
+        return status;
+    if (err == EIO && stdout_errno)
+        err = stdout_errno; /* the stream kept no better one; the first failure did */
+    fprintf(stderr, "tunneltap: %s: cannot write standard output: %s\n", cmd, strerror(err));
+    return status ? status : 1;
 }
 
 typedef struct subcommand {
@@ -67,7 +87,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "tunneltap: '%s' is not available in this build yet\n", cmd);
             return 2;
         }
-        return subcommands[i].run(argc - 1, argv + 1);
+        return cli_stdout_status(cmd, subcommands[i].run(argc - 1, argv + 1));
     }
     fprintf(stderr, "tunneltap: unknown command '%s'\n\n", cmd);
     usage(stderr);

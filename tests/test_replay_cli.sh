@@ -116,6 +116,13 @@ run bad_bpf 2 replay "$TMP/raw0.pcap" --bpf 'udp port'
 has bad_bpf err "bad filter expression 'udp port'"
 run unwritable 2 replay "$TMP/raw0.pcap" --conn-log "$TMP/no/such/dir/conn.log"
 has unwritable err "cannot write '$TMP/no/such/dir/conn.log'"
+# A summary standard output cannot take is an error, not a silent 0 (the
+# last thing replay does: the check must survive its early exit).
+if [ -w /dev/full ]; then
+    "$BIN" replay "$ROOT/captures/reject-v4-eth.pcap" >/dev/full 2>"$TMP/full.err" </dev/null
+    check "summary to a full disk: exit 1" test "$?" -eq 1
+    has full err "tunneltap: replay: cannot write standard output: No space left on device"
+fi
 
 # --sort-buffer: past it the sorted logs' records go to an unnamed file in
 # $TMPDIR in sorted runs (16k: 68 records a run, 126 records here); the logs
