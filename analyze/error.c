@@ -1,9 +1,10 @@
-/* error.c - messages and names for the TT_ERRNO_MAP table, and error buffers. */
+/* error.c - messages and names for the TT_ERRNO_MAP table, error buffers, the version. */
 #include <stdarg.h>
 #include <stdio.h>
 
 #include "analyze/errbuf.h"
 #include "tunneltap/error.h"
+#include "tunneltap/tunneltap.h"
 
 const char *tt_strerror(int err)
 {
@@ -43,4 +44,9 @@ void tt__set_err(char *errbuf, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(errbuf, TT_ERRBUF_SIZE, fmt, ap);
     va_end(ap);
+}
+
+const char *tt_version(void)
+{
+    return TT_VERSION;
 }

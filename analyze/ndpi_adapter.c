@@ -17,6 +17,7 @@
 #include "ndpi_api.h"
 
 #include "analyze/dpi.h"
+#include "tunneltap/tunneltap.h" /* tt_ndpi_version */
 
 #if NDPI_MAJOR > 4 || (NDPI_MAJOR == 4 && NDPI_MINOR >= 10)
 #define TT_NDPI_GLOBAL_CTX 1
@@ -80,6 +81,11 @@ static size_t heap_in_use(void)
 }
 
 static int build_services(tt__dpi *d);
+
+const char *tt_ndpi_version(void)
+{
+    return ndpi_revision();
+}
 
 int tt__dpi_open(tt__dpi **out, uint32_t max_flows, const tt_allocator *al, char *errbuf,
                  size_t *mem_bytes)

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <pcap/pcap.h>
+
 #include "cli/cli.h"
 #include "cli/live.h"
 
@@ -65,8 +67,14 @@ static void usage(FILE *out)
                 subcommands[i].run ? "" : " (not yet available)");
     }
     fputs("\n"
-          "Run 'tunneltap COMMAND --help' for a command's options.\n",
+          "Run 'tunneltap COMMAND --help' for a command's options,\n"
+          "'tunneltap --version' for the versions of tunneltap, nDPI and libpcap.\n",
           out);
+}
+
+static void version(void)
+{
+    printf("tunneltap %s\nnDPI %s\n%s\n", tt_version(), tt_ndpi_version(), pcap_lib_version());
 }
 
 int main(int argc, char **argv)
@@ -78,7 +86,11 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
         usage(stdout);
-        return 0;
+        return cli_stdout_status("help", 0);
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "-V") == 0 || strcmp(cmd, "version") == 0) {
+        version();
+        return cli_stdout_status("version", 0);
     }
     for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++) {
         if (strcmp(cmd, subcommands[i].name) != 0)

@@ -66,6 +66,11 @@ run bridge_usage 2 bridge
 has bridge_usage err "--tun"
 run help 0 --help
 has help out "replay"
+# --version: tunneltap's (the project's, from CMakeLists.txt), nDPI's, libpcap's.
+run version 0 --version
+has version out "tunneltap $(sed -n 's/^project(tunneltap VERSION \([0-9.]*\).*/\1/p' "$ROOT/CMakeLists.txt")"
+has version out "nDPI $(pkg-config --modversion libndpi 2>/dev/null || echo 4.)"
+has version out "libpcap version"
 run replay_help 0 replay --help
 has replay_help out "usage: tunneltap replay FILE [options]"
 run no_file 2 replay

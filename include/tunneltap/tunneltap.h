@@ -26,6 +26,12 @@
 extern "C" {
 #endif
 
+/* tunneltap's version ("0.1.0"), and the version of the nDPI library it was
+ * linked with, as nDPI reports it ("4.2.0"): for logs and bug reports.
+ * Static strings. Thread-safety: any thread. */
+TT_API const char *tt_version(void);
+TT_API const char *tt_ndpi_version(void);
+
 /* Link type for packets whose address family is given out of band, as
  * NEPacket objects and NEPacketTunnelFlow.readPackets deliver them:
  * TT_LINK_AF(AF_INET) or TT_LINK_AF(AF_INET6) (any platform's value). */
