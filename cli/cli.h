@@ -13,10 +13,12 @@
 #ifndef TT_CLI_CLI_H
 #define TT_CLI_CLI_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include "tunneltap/analyzer.h"
@@ -51,23 +53,42 @@ typedef struct cli_connbuf {
     int spill_errno; /* why spilling stopped (the records stayed in memory), or 0 */
     size_t *runs;    /* records in each run, in file order */
     size_t nruns, runs_cap, spilled;
+    /* Background spilling: a full array is sorted and written by a thread
+     * of its own (`writer`) while records go on into the other one. */
+    bool background;
+    bool writing; /* the writer runs: wv, wn and woff are its until joined */
+    pthread_t writer;
+    tt_conn *wv;     /* the run being written, or the spare array between runs */
+    size_t wn, wcap; /* its records and room */
+    off_t woff;      /* where in the file it goes */
+    int werr;        /* the writer's result: 0 or an errno value */
 } cli_connbuf;
 
 /* The memory the sorted logs' records may take before they are spilled
  * (replay --sort-buffer; capture and bridge --sorted-logs). */
 #define CLI_SORT_BUFFER_DEFAULT ((size_t)64 << 20)
 /* Turns spilling on: runs of as many records as fit in `bytes`, in an
- * unnamed file in $TMPDIR (else /tmp). Call before the first add. */
-void cli_connbuf_spill(cli_connbuf *b, size_t bytes);
-/* Copies c (and its strings). Returns 0 or TT_ENOMEM (buffer unchanged).
+ * unnamed file in $TMPDIR (else /tmp). Call before the first add. With
+ * `background`, each run is sorted and written by a thread of its own
+ * while the caller adds the next records to a second array (each array
+ * half of `bytes`, so the two stay within it): cli_connbuf_add then waits
+ * only when a whole run fills before the previous one is written, instead
+ * of sorting and writing every run itself — the analysis thread of a live
+ * host, which must not stop while copies keep coming. */
+void cli_connbuf_spill(cli_connbuf *b, size_t bytes, bool background);
+/* Copies c (and its strings). Returns 0 or TT_ENOMEM (buffer unchanged, or
+ * a background run that failed could not come back: its records are lost).
  * A run that cannot be written (no temporary file, disk full) sets
- * spill_errno and stops spilling: the records stay in memory instead. */
+ * spill_errno and stops spilling: the records stay in memory instead (a
+ * background run's come back to memory when its writer is waited for). */
 int cli_connbuf_add(cli_connbuf *b, const tt_conn *c);
 /* Records added, in memory and spilled. */
 size_t cli_connbuf_count(const cli_connbuf *b);
-/* Sorts the records in memory by ts_us, then uid (runs are sorted already):
- * call once all are added, before reading them. */
-void cli_connbuf_sort(cli_connbuf *b);
+/* Waits for a run being written in the background, then sorts the records
+ * in memory by ts_us, then uid (runs are sorted already): call once all are
+ * added, before reading them. Returns 0, or TT_ENOMEM when the records of a
+ * background run that failed could not come back into memory (lost). */
+int cli_connbuf_sort(cli_connbuf *b);
 void cli_connbuf_free(cli_connbuf *b);
 
 /* Reads a sorted buffer's records in order (several readers may read one

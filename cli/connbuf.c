@@ -9,7 +9,8 @@
 
 #include "cli/cli.h"
 
-static void spill_run(cli_connbuf *b);
+static int spill_run(cli_connbuf *b);
+static void sort_records(tt_conn *v, size_t n);
 
 /* ---- string table ------------------------------------------------------ */
 
@@ -75,10 +76,12 @@ void cli_strtab_free(cli_strtab *t)
 
 /* ---- spilling: sorted runs in a temporary file ------------------------ */
 
-void cli_connbuf_spill(cli_connbuf *b, size_t bytes)
+void cli_connbuf_spill(cli_connbuf *b, size_t bytes, bool background)
 {
     const char *dir = getenv("TMPDIR");
-    b->spill_at = bytes / sizeof *b->v ? bytes / sizeof *b->v : 1;
+    size_t per_run = background ? bytes / 2 : bytes; /* two arrays in the background */
+    b->spill_at = per_run / sizeof *b->v ? per_run / sizeof *b->v : 1;
+    b->background = background;
     b->fd = -1;
     if (!(b->spill_dir = strdup(dir && *dir ? dir : "/tmp")))
         b->spill_errno = ENOMEM;
@@ -103,49 +106,124 @@ static int spill_open(const char *dir)
     return named;
 }
 
-/* Sorts the records in memory and appends them to the file as one run. On
- * any failure spilling stops (spill_errno says why) and the records stay in
- * memory: the array grows again, as without a budget, and nothing is lost. */
-static void spill_run(cli_connbuf *b)
+/* Sorts v and writes it at off: 0, or the errno value of the failure (what
+ * was written then lies past the runs and is never read). */
+static int write_run(int fd, tt_conn *v, size_t n, off_t off)
 {
+    sort_records(v, n);
+    const char *p = (const char *)v;
+    size_t len = n * sizeof *v;
+    while (len) {
+        ssize_t w = pwrite(fd, p, len, off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return w < 0 ? errno : EIO;
+        p += w;
+        len -= (size_t)w;
+        off += w;
+    }
+    return 0;
+}
+
+/* The writer thread: touches only wv, wn, woff, fd (set before it started,
+ * left alone until it is joined) and werr (read after the join). */
+static void *writer_main(void *arg)
+{
+    cli_connbuf *b = arg;
+    b->werr = write_run(b->fd, b->wv, b->wn, b->woff);
+    return NULL;
+}
+
+/* Waits for the run being written in the background and takes its result:
+ * a run in the file, or, when it could not be written, its records back
+ * into memory and spilling stopped. Returns 0 or TT_ENOMEM (the records
+ * could not come back: they stay in wv, and are lost to the logs). */
+static int settle(cli_connbuf *b)
+{
+    if (!b->writing)
+        return 0;
+    pthread_join(b->writer, NULL);
+    b->writing = false;
+    if (!b->werr) {
+        b->runs[b->nruns++] = b->wn;
+        b->spilled += b->wn;
+        b->wn = 0; /* wv: the spare array for the next run */
+        return 0;
+    }
+    b->spill_errno = b->werr;
+    if (b->n + b->wn > b->cap) {
+        tt_conn *v = realloc(b->v, (b->n + b->wn) * sizeof *v);
+        if (!v)
+            return TT_ENOMEM;
+        b->v = v;
+        b->cap = b->n + b->wn;
+    }
+    memcpy(b->v + b->n, b->wv, b->wn * sizeof *b->v);
+    b->n += b->wn;
+    b->wn = 0;
+    return 0;
+}
+
+/* Sorts the records in memory and appends them to the file as one run (in
+ * the background: hands the array to a writer thread and goes on with the
+ * spare one). On any failure spilling stops (spill_errno says why) and the
+ * records stay in memory: the array grows again, as without a budget, and
+ * nothing is lost. */
+static int spill_run(cli_connbuf *b)
+{
+    if (settle(b) < 0)
+        return TT_ENOMEM;
+    if (b->spill_errno)
+        return 0; /* the previous run failed: its records are back, b->n grew */
     if (b->fd < 0 && (b->fd = spill_open(b->spill_dir)) < 0) {
         b->spill_errno = errno;
-        return;
+        return 0;
     }
     if (b->nruns == b->runs_cap) {
         size_t cap = b->runs_cap ? b->runs_cap * 2 : 16;
         size_t *runs = realloc(b->runs, cap * sizeof *runs);
         if (!runs) {
             b->spill_errno = ENOMEM;
-            return;
+            return 0;
         }
         b->runs = runs;
         b->runs_cap = cap;
     }
-    cli_connbuf_sort(b);
-    const char *p = (const char *)b->v;
-    size_t len = b->n * sizeof *b->v;
     off_t off = (off_t)(b->spilled * sizeof *b->v);
-    while (len) {
-        ssize_t w = pwrite(b->fd, p, len, off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            b->spill_errno = w < 0 ? errno : EIO;
-            return; /* what was written past the runs is never read */
+    if (b->background) {
+        tt_conn *spare = b->wv;
+        size_t spare_cap = b->wcap;
+        b->wv = b->v;
+        b->wn = b->n;
+        b->wcap = b->cap;
+        b->woff = off;
+        if (pthread_create(&b->writer, NULL, writer_main, b) == 0) {
+            b->writing = true;
+            b->v = spare; /* NULL before the first run: cli_connbuf_add allocates */
+            b->cap = spare_cap;
+            b->n = 0;
+            return 0;
         }
-        p += w;
-        len -= (size_t)w;
-        off += w;
+        b->v = b->wv; /* no thread: write it here */
+        b->wv = spare;
+        b->wcap = spare_cap;
+        b->wn = 0;
+    }
+    int err = write_run(b->fd, b->v, b->n, off);
+    if (err) {
+        b->spill_errno = err;
+        return 0;
     }
     b->runs[b->nruns++] = b->n;
     b->spilled += b->n;
     b->n = 0;
+    return 0;
 }
 
 size_t cli_connbuf_count(const cli_connbuf *b)
 {
-    return b->spilled + b->n;
+    return b->spilled + b->n + (b->writing ? b->wn : 0);
 }
 
 int cli_connbuf_add(cli_connbuf *b, const tt_conn *c)
@@ -170,7 +248,7 @@ int cli_connbuf_add(cli_connbuf *b, const tt_conn *c)
         return TT_ENOMEM;
     b->v[b->n++] = copy;
     if (b->spill_at && !b->spill_errno && b->n >= b->spill_at)
-        spill_run(b);
+        return spill_run(b);
     return 0;
 }
 
@@ -202,10 +280,17 @@ static int key_by_ts_uid(const void *pa, const void *pb)
  * the keys are sorted (a record's ts beside a pointer to it: 16 bytes, not
  * a 240-byte record to move and compare through), and each record is then
  * moved once to its place, following the permutation's cycles. */
-void cli_connbuf_sort(cli_connbuf *b)
+int cli_connbuf_sort(cli_connbuf *b)
 {
-    size_t n = b->n, i = 1;
-    while (i < n && by_ts_uid(&b->v[i - 1], &b->v[i]) <= 0)
+    int rc = settle(b);
+    sort_records(b->v, b->n);
+    return rc;
+}
+
+static void sort_records(tt_conn *v, size_t n)
+{
+    size_t i = 1;
+    while (i < n && by_ts_uid(&v[i - 1], &v[i]) <= 0)
         i++;
     if (i >= n)
         return;
@@ -214,27 +299,27 @@ void cli_connbuf_sort(cli_connbuf *b)
     if (!k || !from) {
         free(k);
         free(from);
-        qsort(b->v, n, sizeof *b->v, by_ts_uid); /* slower; sorts in place if it must */
+        qsort(v, n, sizeof *v, by_ts_uid); /* slower; sorts in place if it must */
         return;
     }
     for (i = 0; i < n; i++)
-        k[i] = (sort_key){b->v[i].ts_us, &b->v[i]};
+        k[i] = (sort_key){v[i].ts_us, &v[i]};
     qsort(k, n, sizeof *k, key_by_ts_uid);
     for (i = 0; i < n; i++)
-        from[i] = (size_t)(k[i].c - b->v);
+        from[i] = (size_t)(k[i].c - v);
     free(k);
     for (i = 0; i < n; i++) {
         if (from[i] == i)
             continue;
-        tt_conn held = b->v[i];
+        tt_conn held = v[i];
         size_t j = i;
         while (from[j] != i) {
             size_t src = from[j];
-            b->v[j] = b->v[src];
+            v[j] = v[src];
             from[j] = j;
             j = src;
         }
-        b->v[j] = held;
+        v[j] = held;
         from[j] = j;
     }
     free(from);
@@ -242,6 +327,9 @@ void cli_connbuf_sort(cli_connbuf *b)
 
 void cli_connbuf_free(cli_connbuf *b)
 {
+    if (b->writing)
+        pthread_join(b->writer, NULL);
+    free(b->wv);
     free(b->v);
     cli_strtab_free(&b->strings);
     free(b->runs);

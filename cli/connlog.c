@@ -419,12 +419,17 @@ int cli_logstream_close(cli_logstream *s)
 int cli_logs_finish(const char *cmd, cli_logstream *ls, cli_connbuf *buf, FILE *conn, FILE *json,
                     time_t opened)
 {
+    bool lost = cli_connbuf_sort(buf) < 0;
+    if (lost)
+        fprintf(stderr,
+                "tunneltap: %s: out of memory taking back the connection records of a run that "
+                "could not be spilled: the logs lack them\n",
+                cmd);
     if (buf->spill_errno)
         fprintf(stderr,
                 "tunneltap: %s: warning: cannot spill connection records to a file in %s (%s): "
                 "%zu kept in memory\n",
                 cmd, buf->spill_dir ? buf->spill_dir : "?", strerror(buf->spill_errno), buf->n);
-    cli_connbuf_sort(buf);
     int rc = ls ? cli_logstream_close(ls) : cli_logs_write(buf, conn, json, opened);
     if (rc == TT_EIO)
         fprintf(stderr,
@@ -433,5 +438,5 @@ int cli_logs_finish(const char *cmd, cli_logstream *ls, cli_connbuf *buf, FILE *
                 cmd, buf->spill_dir, strerror(errno));
     else if (rc < 0)
         fprintf(stderr, "tunneltap: %s: out of memory writing JSON\n", cmd);
-    return rc < 0 ? -1 : 0;
+    return rc < 0 || lost ? -1 : 0;
 }

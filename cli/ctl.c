@@ -96,8 +96,12 @@ void cli_live_sink_init(cli_live_sink *k, bool keep)
     memset(k, 0, sizeof *k);
     cli_summary_init(&k->sum);
     k->keep = keep;
-    if (keep) /* --sorted-logs: a long run's records go to a file past 64 MiB */
-        cli_connbuf_spill(&k->buf, CLI_SORT_BUFFER_DEFAULT);
+    /* --sorted-logs: a long run's records go to a file past 64 MiB, each run
+     * written by a thread of its own: the records come from the analysis
+     * thread, which must not stop to sort and write 32 MiB while copies
+     * keep coming into a lossy ring. */
+    if (keep)
+        cli_connbuf_spill(&k->buf, CLI_SORT_BUFFER_DEFAULT, true);
 }
 
 void cli_live_sink_free(cli_live_sink *k)

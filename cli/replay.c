@@ -449,7 +449,11 @@ int cli_replay_main(int argc, char **argv)
     };
     /* Evidence and the report read the records by index: all in memory. */
     if (logs && !o.stream_logs && !o.evidence && !o.report)
-        cli_connbuf_spill(&buf, o.sort_buffer);
+        /* Written in place: a replay's analysis may wait for a run (its
+         * ring is lossless), and both cores are busy already — in the
+         * background, runs half as long and a third thread made the SYN
+         * scan's logs 12 % slower (bench/logs.sh, 7 rounds). */
+        cli_connbuf_spill(&buf, o.sort_buffer, false);
     cli_handoff *handoff = NULL;
     char stopped[TT_ERRBUF_SIZE] = "";
     time_t opened = time(NULL);

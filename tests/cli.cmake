@@ -18,3 +18,12 @@ target_link_libraries(tsan_handoff PRIVATE tunneltap PkgConfig::JANSSON Threads:
 tt_warnings(tsan_handoff)
 add_test(NAME tsan_handoff COMMAND tsan_handoff)
 set_tests_properties(tsan_handoff PROPERTIES LABELS "cli;tsan")
+
+# Sorted-log runs written by the background writer thread: under TSan too.
+add_executable(tsan_connbuf ${CMAKE_SOURCE_DIR}/tests/tsan_connbuf.c ${CMAKE_SOURCE_DIR}/cli/connbuf.c)
+target_include_directories(tsan_connbuf PRIVATE ${CMAKE_SOURCE_DIR} ${CMAKE_SOURCE_DIR}/include)
+target_compile_definitions(tsan_connbuf PRIVATE _GNU_SOURCE)
+target_link_libraries(tsan_connbuf PRIVATE tunneltap Threads::Threads)
+tt_warnings(tsan_connbuf)
+add_test(NAME tsan_connbuf COMMAND tsan_connbuf)
+set_tests_properties(tsan_connbuf PROPERTIES LABELS "cli;tsan")
