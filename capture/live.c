@@ -66,7 +66,8 @@ static int activate_error(const tt_live *l, int rc, char *errbuf)
     }
 }
 
-int tt_live_open(tt_live **out, const char *iface, int snaplen, const char *bpf, char *errbuf)
+int tt_live_open(tt_live **out, const char *iface, int snaplen, size_t buffer, const char *bpf,
+                 char *errbuf)
 {
     *out = NULL;
     if (!iface || !*iface) {
@@ -78,6 +79,13 @@ int tt_live_open(tt_live **out, const char *iface, int snaplen, const char *bpf,
     if (snaplen < TT_LIVE_SNAPLEN_MIN || snaplen > TT_LIVE_SNAPLEN_DEFAULT) {
         tt__set_err(errbuf, "snapshot length %d outside %d..%d", snaplen, TT_LIVE_SNAPLEN_MIN,
                     TT_LIVE_SNAPLEN_DEFAULT);
+        return TT_EINVAL;
+    }
+    if (buffer == 0)
+        buffer = TT_LIVE_BUFFER_DEFAULT;
+    if (buffer < TT_LIVE_BUFFER_MIN || buffer > TT_LIVE_BUFFER_MAX) {
+        tt__set_err(errbuf, "buffer size %zu outside %zu..%zu", buffer, TT_LIVE_BUFFER_MIN,
+                    TT_LIVE_BUFFER_MAX);
         return TT_EINVAL;
     }
     int rc;
@@ -100,7 +108,7 @@ int tt_live_open(tt_live **out, const char *iface, int snaplen, const char *bpf,
      * delivered as soon as it arrives, so live verdicts are not delayed by a
      * half-empty kernel buffer; the timeout then only bounds wake-ups. */
     if (pcap_set_snaplen(l->p, snaplen) != 0 || pcap_set_immediate_mode(l->p, 1) != 0 ||
-        pcap_set_timeout(l->p, 100) != 0 ||
+        pcap_set_timeout(l->p, 100) != 0 || pcap_set_buffer_size(l->p, (int)buffer) != 0 ||
         pcap_set_tstamp_precision(l->p, PCAP_TSTAMP_PRECISION_MICRO) != 0) {
         tt__set_err(errbuf, "cannot configure the capture on '%s': %s", iface, pcap_geterr(l->p));
         rc = TT_EIO;

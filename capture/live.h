@@ -8,7 +8,7 @@
  *
  *     tt_live *l;
  *     char err[TT_ERRBUF_SIZE];
- *     if (tt_live_open(&l, "eth0", 0, "udp or tcp", err) < 0) -> print err
+ *     if (tt_live_open(&l, "eth0", 0, 0, "udp or tcp", err) < 0) -> print err
  *     poll tt_live_fd(l) for POLLIN, then tt_live_dispatch(l, 256, fn, ctx, err)
  *     once a second: tt_live_new_drops(l, &n) -> tt_tap_note_loss(tap, now, n)
  *     tt_live_close(l);
@@ -16,6 +16,7 @@
 #ifndef TT_CAPTURE_LIVE_H
 #define TT_CAPTURE_LIVE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "tunneltap/error.h"
@@ -27,6 +28,13 @@ extern "C" {
 /* Default and limits of the snapshot length (bytes kept of each packet). */
 #define TT_LIVE_SNAPLEN_DEFAULT 262144
 #define TT_LIVE_SNAPLEN_MIN 96
+/* The kernel's buffer for captured packets (libpcap's 'buffer size', tcpdump
+ * -B): what the capture thread may fall behind by before the kernel drops.
+ * libpcap's own default, 2 MiB, holds ~1 300 full-size frames: 11 ms at
+ * 120 000 packets a second (docs/PERFORMANCE.md, "Logs"). */
+#define TT_LIVE_BUFFER_DEFAULT ((size_t)32 << 20)
+#define TT_LIVE_BUFFER_MIN ((size_t)256 << 10)
+#define TT_LIVE_BUFFER_MAX ((size_t)1 << 30)
 
 typedef struct tt_live tt_live;
 
@@ -36,12 +44,14 @@ typedef void (*tt_live_fn)(void *ctx, const uint8_t *data, uint32_t caplen, uint
                            uint64_t ts_us);
 
 /* Opens interface `iface` for capture with snapshot length `snaplen`
- * (0: TT_LIVE_SNAPLEN_DEFAULT; else TT_LIVE_SNAPLEN_MIN..262144) and an
- * optional BPF filter (NULL or "": none). Checks that the analyzer decodes
+ * (0: TT_LIVE_SNAPLEN_DEFAULT; else TT_LIVE_SNAPLEN_MIN..262144), a kernel
+ * buffer of `buffer` bytes (0: TT_LIVE_BUFFER_DEFAULT; else
+ * TT_LIVE_BUFFER_MIN..TT_LIVE_BUFFER_MAX) and an optional BPF filter (NULL
+ * or "": none). Checks that the analyzer decodes
  * the interface's link type. Returns 0 and sets *out, or
  *   TT_ENOENT    no such interface,
  *   TT_EPERM     not allowed to capture (CAP_NET_RAW needed),
- *   TT_EINVAL    bad snapshot length or filter, or the interface is not up,
+ *   TT_EINVAL    bad snapshot length, buffer size or filter, or the interface is not up,
  *   TT_ELINKTYPE a link type the analyzer cannot decode (errbuf lists those it can),
  *   TT_ENOMEM    out of memory,
  *   TT_EIO       any other libpcap failure,
@@ -49,7 +59,8 @@ typedef void (*tt_live_fn)(void *ctx, const uint8_t *data, uint32_t caplen, uint
  * nothing is leaked and *out is NULL. A libpcap warning (e.g. promiscuous
  * mode not supported) does not fail the call: tt_live_warning() has it.
  * Thread-safety: any thread. */
-int tt_live_open(tt_live **out, const char *iface, int snaplen, const char *bpf, char *errbuf);
+int tt_live_open(tt_live **out, const char *iface, int snaplen, size_t buffer, const char *bpf,
+                 char *errbuf);
 
 /* Descriptor to poll() for POLLIN before tt_live_dispatch().
  * Thread-safety: owner thread only. */

@@ -27,6 +27,7 @@
 typedef struct capture_opts {
     const char *iface, *bpf;
     int snaplen;
+    size_t buffer;      /* the kernel's buffer (0: TT_LIVE_BUFFER_DEFAULT) */
     cli_live_opts live; /* the options bridge has too */
 } capture_opts;
 
@@ -55,7 +56,11 @@ void cli_capture_usage(FILE *out)
           "  -i, --interface IFACE  interface to capture on (link types: RAW, EN10MB,\n"
           "                      LINUX_SLL/SLL2 for 'any', NULL, LOOP, IPV4/IPV6)\n"
           "  --bpf EXPR          capture only packets matching this tcpdump filter\n"
-          "  --snaplen N         bytes kept of each packet (default 262144, at least 96)\n",
+          "  --snaplen N         bytes kept of each packet (default 262144, at least 96)\n"
+          "  --buffer-size SIZE  the kernel's buffer for captured packets, k/M suffixes\n"
+          "                      (default 32M, 256k to 1024M; libpcap's own is 2M):\n"
+          "                      how far the capture may fall behind before the kernel\n"
+          "                      drops packets\n",
           out);
     fputs(CLI_LIVE_HELP_OUTPUTS CLI_LIVE_HELP_ANALYSIS CLI_LIVE_HELP_END, out);
     fputs("\n"
@@ -73,6 +78,7 @@ void cli_capture_usage(FILE *out)
 enum {
     OPT_BPF = CLI_LIVE_OPT_HOST,
     OPT_SNAPLEN,
+    OPT_BUFFER,
 };
 
 static int parse_options(int argc, char **argv, capture_opts *o, cli_live_outputs *out)
@@ -81,6 +87,7 @@ static int parse_options(int argc, char **argv, capture_opts *o, cli_live_output
         {"interface", required_argument, NULL, 'i'},
         {"bpf", required_argument, NULL, OPT_BPF},
         {"snaplen", required_argument, NULL, OPT_SNAPLEN},
+        {"buffer-size", required_argument, NULL, OPT_BUFFER},
         CLI_LIVE_LONG_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -113,6 +120,11 @@ static int parse_options(int argc, char **argv, capture_opts *o, cli_live_output
             o->snaplen = (int)v;
             break;
         }
+        case OPT_BUFFER:
+            if (!cli_live_parse_bytes(optarg, &o->buffer) || o->buffer < TT_LIVE_BUFFER_MIN ||
+                o->buffer > TT_LIVE_BUFFER_MAX)
+                return cli_usage_error(CMD, "--buffer-size wants 256k to 1024M, not '%s'", optarg);
+            break;
         case 'h':
             cli_capture_usage(stdout);
             return CLI_LIVE_EXIT_OK;
@@ -285,7 +297,7 @@ int cli_capture_main(int argc, char **argv)
     if (!k->o.live.no_control &&
         cli_live_control_path(CMD, k->o.live.control, k->ctl_path, sizeof k->ctl_path) < 0)
         goto out;
-    int rc = tt_live_open(&k->live, k->o.iface, k->o.snaplen, k->o.bpf, err);
+    int rc = tt_live_open(&k->live, k->o.iface, k->o.snaplen, k->o.buffer, k->o.bpf, err);
     if (rc < 0) {
         fprintf(stderr, "tunneltap: " CMD ": %s\n", err);
         goto out;

@@ -69,6 +69,22 @@ check "bad filter: exit 2" test $? = 2
 check "bad filter: says so" grep -q "bad filter expression 'tcp port'" "$TMP/e3.err"
 "$BIN" capture -i lo --snaplen 10 >/dev/null 2>"$TMP/e4.err"
 check "tiny snaplen: refused" grep -q -- "--snaplen wants a byte count from 96" "$TMP/e4.err"
+"$BIN" capture -i lo --buffer-size 1k >/dev/null 2>"$TMP/e6.err"
+check "tiny kernel buffer: exit 2" test $? = 2
+check "tiny kernel buffer: refused" grep -q -- "--buffer-size wants 256k to 1024M, not '1k'" "$TMP/e6.err"
+# The kernel's buffer is the one asked for: libpcap maps it (at least that
+# much; lo's 64 KiB frames round it up), 32M by default, 2M when told.
+for want in "32M 33554432" "2M 2097152"; do
+    set -- $want
+    args=()
+    [ "$1" = 32M ] || args=(--buffer-size "$1")
+    strace -f -e trace=mmap -o "$TMP/buf.strace" "$BIN" capture -i lo --duration 0.2 --no-control \
+        "${args[@]}" >/dev/null 2>&1
+    mapped=$(sed -n 's/.*mmap(NULL, \([0-9]*\), PROT_READ|PROT_WRITE, MAP_SHARED, [0-9]*, 0).*/\1/p' \
+        "$TMP/buf.strace" | head -1)
+    check "kernel buffer $1: mapped ${mapped:-nothing} bytes, at least $2 and under 4x" \
+        test "${mapped:-0}" -ge "$2" -a "${mapped:-0}" -lt $(($2 * 4))
+done
 "$BIN" capture -i lo --stream-logs --sorted-logs --conn-log "$TMP/e5.log" >/dev/null 2>"$TMP/e5.err"
 check "--stream-logs with --sorted-logs: exit 2" test $? = 2
 check "--stream-logs with --sorted-logs: says so" grep -q "contradict each other" "$TMP/e5.err"
