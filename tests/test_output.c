@@ -501,6 +501,19 @@ Test(connbuf, runs_spilled_in_the_background_merge_into_the_same_logs)
     spilled_runs_merge(true);
 }
 
+/* Both logs of b byte for byte those of ref; frees both. */
+static void same_logs_then_free(cli_connbuf *ref, cli_connbuf *b)
+{
+    char *wc, *wj, *c, *j;
+    cr_assert_eq(logs_text(ref, &wc, &wj), 0);
+    cr_assert_eq(logs_text(b, &c, &j), 0);
+    cr_assert_str_eq(c, wc);
+    cr_assert_str_eq(j, wj);
+    free(wc), free(wj), free(c), free(j);
+    cli_connbuf_free(ref);
+    cli_connbuf_free(b);
+}
+
 /* No file can be made there: spilling stops, says why, and the records stay
  * in memory, all of them written. */
 Test(connbuf, a_spill_that_cannot_be_written_keeps_the_records_in_memory)
@@ -518,14 +531,7 @@ Test(connbuf, a_spill_that_cannot_be_written_keeps_the_records_in_memory)
     cr_assert_eq(b.nruns, 0);
     cr_assert_eq(b.n, n);
     cli_connbuf_sort(&b);
-    char *wc, *wj, *c, *j;
-    cr_assert_eq(logs_text(&ref, &wc, &wj), 0);
-    cr_assert_eq(logs_text(&b, &c, &j), 0);
-    cr_assert_str_eq(c, wc);
-    cr_assert_str_eq(j, wj);
-    free(wc), free(wj), free(c), free(j);
-    cli_connbuf_free(&ref);
-    cli_connbuf_free(&b);
+    same_logs_then_free(&ref, &b);
 }
 
 /* A run the background writer cannot write (here the file's descriptor made
@@ -554,14 +560,7 @@ Test(connbuf, a_background_run_that_cannot_be_written_comes_back_into_memory)
     cr_assert_geq(dup2(saved, b.fd), 0);
     close(saved);
     close(ro);
-    char *wc, *wj, *c, *j;
-    cr_assert_eq(logs_text(&ref, &wc, &wj), 0);
-    cr_assert_eq(logs_text(&b, &c, &j), 0);
-    cr_assert_str_eq(c, wc);
-    cr_assert_str_eq(j, wj);
-    free(wc), free(wj), free(c), free(j);
-    cli_connbuf_free(&ref);
-    cli_connbuf_free(&b);
+    same_logs_then_free(&ref, &b);
 }
 
 /* The time, in ms, of the cli_connbuf_add calls that fill runs 3 to 6 of

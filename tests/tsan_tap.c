@@ -7,15 +7,8 @@
 #include <string.h>
 
 #include "pkt.h"
+#include "plain_check.h"
 #include "tunneltap/tunneltap.h"
-
-#define CHECK(c)                                                                                   \
-    do {                                                                                           \
-        if (!(c)) {                                                                                \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);                  \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
 
 enum { N = 30000 };
 
