@@ -72,8 +72,8 @@ check "tiny snaplen: refused" grep -q -- "--snaplen wants a byte count from 96" 
 "$BIN" capture -i lo --buffer-size 1k >/dev/null 2>"$TMP/e6.err"
 check "tiny kernel buffer: exit 2" test $? = 2
 check "tiny kernel buffer: refused" grep -q -- "--buffer-size wants 256k to 1024M, not '1k'" "$TMP/e6.err"
-# The kernel's buffer is the one asked for: libpcap maps it (at least that
-# much; lo's 64 KiB frames round it up), 32M by default, 2M when told.
+# The kernel's buffer is the one asked for: libpcap maps it (twice the size
+# asked for, here), 32M by default, 2M when told.
 for want in "32M 33554432" "2M 2097152"; do
     set -- $want
     args=()
