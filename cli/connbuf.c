@@ -72,8 +72,6 @@ void cli_strtab_free(cli_strtab *t)
     memset(t, 0, sizeof *t);
 }
 
-/* ---- record buffer ----------------------------------------------------- */
-
 /* ---- spilling: sorted runs in a temporary file ------------------------ */
 
 void cli_connbuf_spill(cli_connbuf *b, size_t bytes, bool background)
@@ -141,6 +139,23 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* n records are in the file as its next run. */
+static void run_written(cli_connbuf *b, size_t n)
+{
+    b->runs[b->nruns++] = n;
+    b->spilled += n;
+}
+
+/* Exchanges the array being filled and the other one (the run being
+ * written, or the spare). */
+static void swap_arrays(cli_connbuf *b)
+{
+    tt_conn *v = b->v;
+    size_t n = b->n, cap = b->cap;
+    b->v = b->wv, b->n = b->wn, b->cap = b->wcap;
+    b->wv = v, b->wn = n, b->wcap = cap;
+}
+
 /* Waits for the run being written in the background and takes its result:
  * a run in the file, or, when it could not be written, its records back
  * into memory and spilling stopped. Returns 0 or TT_ENOMEM (the records
@@ -152,8 +167,7 @@ static int settle(cli_connbuf *b)
     pthread_join(b->writer, NULL);
     b->writing = false;
     if (!b->werr) {
-        b->runs[b->nruns++] = b->wn;
-        b->spilled += b->wn;
+        run_written(b, b->wn);
         b->wn = 0; /* wv: the spare array for the next run */
         return 0;
     }
@@ -198,34 +212,27 @@ static int spill_run(cli_connbuf *b)
     }
     off_t off = (off_t)(b->spilled * sizeof *b->v);
     if (b->background) {
-        tt_conn *spare = b->wv;
-        size_t spare_cap = b->wcap;
-        b->wv = b->v;
-        b->wn = b->n;
-        b->wcap = b->cap;
+        /* The full array to the writer; the spare (empty, NULL before the
+         * first run: cli_connbuf_add allocates) to be filled. */
+        swap_arrays(b);
         b->woff = off;
         if (pthread_create(&b->writer, NULL, writer_main, b) == 0) {
             b->writing = true;
-            b->v = spare; /* NULL before the first run: cli_connbuf_add allocates */
-            b->cap = spare_cap;
-            b->n = 0;
             return 0;
         }
-        b->v = b->wv; /* no thread: write it here */
-        b->wv = spare;
-        b->wcap = spare_cap;
-        b->wn = 0;
+        swap_arrays(b); /* no thread: write it here */
     }
     int err = write_run(b->fd, b->v, b->n, off);
     if (err) {
         b->spill_errno = err;
         return 0;
     }
-    b->runs[b->nruns++] = b->n;
-    b->spilled += b->n;
+    run_written(b, b->n);
     b->n = 0;
     return 0;
 }
+
+/* ---- record buffer ----------------------------------------------------- */
 
 size_t cli_connbuf_count(const cli_connbuf *b)
 {
