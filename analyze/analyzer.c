@@ -622,7 +622,9 @@ static void evict_one(tt_analyzer *a, uint64_t now)
     release(a, victim, now);
 }
 
-static uint32_t create(tt_analyzer *a, const tt__pkt *p, bool flip, bool directional, uint64_t now)
+/* A flow for packet p, whose key hashes to h (hash_key: the lookup's). */
+static uint32_t create(tt_analyzer *a, const tt__pkt *p, uint32_t h, bool flip, bool directional,
+                       uint64_t now)
 {
     if (a->free_head == TT__NIL && a->next_unused >= a->max_flows)
         evict_one(a, now);
@@ -659,8 +661,9 @@ static uint32_t create(tt_analyzer *a, const tt__pkt *p, bool flip, bool directi
     /* At the chain's end: flows mostly leave oldest first, and release then
      * finds the flow at the chain's start instead of walking (a cache miss
      * per flow) past the newer ones. The walk here is over lines lookup has
-     * just read. */
-    uint32_t *end = &a->buckets[flow_hash(f) & (a->bused - 1)];
+     * just read. h is flow_hash(f): the key is symmetric unless directional,
+     * and a directional (ICMP) flow is never flipped. */
+    uint32_t *end = &a->buckets[h & (a->bused - 1)];
     while (*end != TT__NIL)
         end = &a->flows[*end].hnext;
     *end = idx;
@@ -837,7 +840,7 @@ static void track(tt_analyzer *a, tt__pkt *p, uint64_t now, bool bad_checksum)
     }
     if (idx == TT__NIL) {
         bool flip = should_flip(p);
-        idx = create(a, p, flip, directional, now);
+        idx = create(a, p, h, flip, directional, now);
         if (idx == TT__NIL)
             return;
         is_orig = !flip;
