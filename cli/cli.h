@@ -224,13 +224,17 @@ typedef struct cli_dest {
     uint32_t by_verdict[TT_VERDICT_COUNT]; /* certain failures by verdict */
 } cli_dest;
 
-/* A row of the failing-destinations lists (summary, report): one group, or
+/* A row of the failing-destinations lists (summary, report): one group; or
  * every group of one host and protocol when more than 5 of its ports failed (a
  * scan, a dead server), with port 0, no service and the counts of every flow
- * to that host and protocol. */
+ * to that host and protocol; or, of the groups not in such a row, every group
+ * of one protocol, port and service when more than 5 hosts failed on it (a
+ * service broken everywhere, a sweep), with no address (version 0) and the
+ * counts of every flow to that port and service. */
 typedef struct cli_dest_row {
     cli_dest d;
-    size_t ports; /* 0: one group; else the failing ports rolled into this row */
+    size_t ports; /* 0: not by host; else the failing ports rolled into this row */
+    size_t hosts; /* 0: not by port; else the failing hosts rolled into this row */
 } cli_dest_row;
 
 /* Destination groups kept at most (136 bytes each with their index slots). */

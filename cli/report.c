@@ -956,7 +956,9 @@ static int write_destinations(FILE *f, cli_summary *s)
     for (size_t i = 0; i < shown; i++) {
         const cli_dest *d = &rows[i].d;
         char addr[INET6_ADDRSTRLEN];
-        if (!inet_ntop(d->ip_version == 6 ? AF_INET6 : AF_INET, d->addr, addr, sizeof addr))
+        if (rows[i].hosts)
+            snprintf(addr, sizeof addr, "%zu hosts", rows[i].hosts);
+        else if (!inet_ntop(d->ip_version == 6 ? AF_INET6 : AF_INET, d->addr, addr, sizeof addr))
             strcpy(addr, "?");
         pf(f, "<tr><td class=\"mono\">%s</td><td>%s/", addr, cli_proto_name(d->proto));
         if (rows[i].ports)

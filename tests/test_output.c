@@ -957,6 +957,87 @@ Test(summary, many_failing_ports_of_one_host_share_a_line)
     cli_summary_free(&s);
 }
 
+static void add_to(cli_summary *s, uint8_t proto, const char *host, uint16_t port,
+                   const char *service, tt_verdict v)
+{
+    bool fail = tt_verdict_is_failure(v);
+    tt_conn c = make_conn(proto, strchr(host, ':') ? "2001:db8:1::1" : "10.0.0.1", 40000, host,
+                          port, v, fail ? TT_CERTAIN : TT_CERTAINTY_NONE);
+    c.service = service;
+    cli_summary_add(s, &c);
+}
+
+/* A service failing everywhere (a filter dropping QUIC) is one row for all
+ * its hosts, counting every flow to that port and service. */
+Test(summary, many_failing_hosts_of_one_port_share_a_line)
+{
+    cli_summary s;
+    cli_summary_init(&s);
+    char addr[32];
+    for (int h = 1; h <= 8; h++) {
+        snprintf(addr, sizeof addr, "198.51.100.%d", h);
+        add_to(&s, 17, addr, 443, "quic", TT_VERDICT_UNANSWERED);
+    }
+    add_to(&s, 17, "198.51.100.9", 443, "quic", TT_VERDICT_ANSWERED);
+    add_to(&s, 17, "198.51.100.1", 443, NULL, TT_VERDICT_UNANSWERED); /* another service */
+    char *text = summary_text(&s);
+    cr_assert_not_null(strstr(text, "  8 hosts       udp/443 quic  unanswered 8 of 9\n"), "%s",
+                       text);
+    cr_assert_not_null(strstr(text, "  198.51.100.1  udp/443 -     unanswered 1 of 1\n"), "%s",
+                       text);
+    free(text);
+    cli_summary_free(&s);
+}
+
+/* A group rolled up with its host is not counted again with its port; five
+ * failing hosts on a port stay five rows. */
+Test(summary, host_and_port_rows_never_share_a_group)
+{
+    cli_summary s;
+    cli_summary_init(&s);
+    for (uint16_t port = 440; port <= 446; port++) /* 192.0.2.7: 7 ports, 443 among them */
+        add_to(&s, 6, "192.0.2.7", port, NULL, TT_VERDICT_SYN_UNANSWERED);
+    char addr[32];
+    for (int h = 1; h <= 5; h++) {
+        snprintf(addr, sizeof addr, "203.0.113.%d", h);
+        add_to(&s, 6, addr, 443, NULL, TT_VERDICT_SYN_UNANSWERED);
+    }
+    for (int h = 1; h <= 3; h++) { /* 2001:db8::1..3, and 203.0.113.1..3 again, on udp/53 */
+        snprintf(addr, sizeof addr, "2001:db8::%d", h);
+        add_to(&s, 17, addr, 53, "dns", TT_VERDICT_UNANSWERED);
+        snprintf(addr, sizeof addr, "203.0.113.%d", h);
+        add_to(&s, 17, addr, 53, "dns", TT_VERDICT_UNANSWERED);
+    }
+    cli_dest_row *rows;
+    size_t n;
+    cr_assert_eq(cli_summary_failing(&s, false, SIZE_MAX, &rows, &n), 0);
+    cr_assert_eq(n, 1 + 5 + 1, "the host, five tcp/443 rows, one udp/53 row: %zu", n);
+    size_t by_host = 0, by_port = 0, single = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rows[i].ports) {
+            by_host++;
+            cr_assert_eq(rows[i].ports, 7);
+            cr_assert_eq(rows[i].d.failed, 7);
+        } else if (rows[i].hosts) {
+            by_port++;
+            cr_assert_eq(rows[i].hosts, 6, "IPv4 and IPv6 hosts together");
+            cr_assert_eq(rows[i].d.port, 53);
+            cr_assert_eq(rows[i].d.proto, 17);
+            cr_assert_str_eq(rows[i].d.service, "dns");
+            cr_assert_eq(rows[i].d.by_verdict[TT_VERDICT_UNANSWERED], 6);
+        } else {
+            single++;
+            cr_assert_eq(rows[i].d.port, 443);
+            cr_assert_eq(rows[i].d.failed, 1);
+        }
+    }
+    cr_assert_eq(by_host, 1);
+    cr_assert_eq(by_port, 1);
+    cr_assert_eq(single, 5);
+    free(rows);
+    cli_summary_free(&s);
+}
+
 /* A scan at scale: 3 000 hosts, each failing on 7 ports with one working,
  * grows the groups well past their first size; then, with the groups full,
  * a flow to a known group is still counted and a new group is left out and
@@ -1055,9 +1136,10 @@ Test(summary, top_list_stops_at_ten_groups)
     cli_summary s;
     cli_summary_init(&s);
     char addr[32];
-    for (int h = 0; h < 13; h++) {
+    for (int h = 0; h < 13; h++) { /* each host on a port of its own: no row rolls up */
         snprintf(addr, sizeof addr, "192.0.2.%d", h + 1);
-        tt_conn c = make_conn(17, "10.0.0.1", 40000, addr, 53, TT_VERDICT_UNANSWERED, TT_CERTAIN);
+        tt_conn c = make_conn(17, "10.0.0.1", 40000, addr, (uint16_t)(5000 + h),
+                              TT_VERDICT_UNANSWERED, TT_CERTAIN);
         cli_summary_add(&s, &c);
     }
     char *text = summary_text(&s);

@@ -70,8 +70,9 @@ typedef struct fixture {
     char judgement[512];
 } fixture;
 
-static void add_conn(fixture *x, uint64_t ts, uint8_t proto, uint16_t port, const char *service,
-                     tt_verdict v, tt_certainty cert, unsigned n)
+/* A record to 10.77.2.<host>. */
+static void add_conn_to(fixture *x, uint8_t host, uint64_t ts, uint8_t proto, uint16_t port,
+                        const char *service, tt_verdict v, tt_certainty cert, unsigned n)
 {
     tt_conn c = {0};
     c.ts_us = ts;
@@ -80,7 +81,8 @@ static void add_conn(fixture *x, uint64_t ts, uint8_t proto, uint16_t port, cons
     c.ip_version = 4;
     c.proto = proto;
     memcpy(c.orig_h, "\x0a\x4d\x01\x02", 4);
-    memcpy(c.resp_h, "\x0a\x4d\x02\x02", 4);
+    memcpy(c.resp_h, "\x0a\x4d\x02", 3);
+    c.resp_h[3] = host;
     c.orig_p = (uint16_t)(40000 + n);
     c.resp_p = port;
     c.service = service;
@@ -90,6 +92,12 @@ static void add_conn(fixture *x, uint64_t ts, uint8_t proto, uint16_t port, cons
     c.certainty = cert;
     cr_assert_eq(cli_connbuf_add(&x->recs, &c), 0);
     cli_summary_add(&x->sum, &c);
+}
+
+static void add_conn(fixture *x, uint64_t ts, uint8_t proto, uint16_t port, const char *service,
+                     tt_verdict v, tt_certainty cert, unsigned n)
+{
+    add_conn_to(x, 2, ts, proto, port, service, v, cert, n);
 }
 
 static void fixture_init(fixture *x)
@@ -348,6 +356,28 @@ Test(report, failing_destinations_agree_with_the_summary)
               "the report's row counts every flow to the host, as the summary does");
     cr_assert(strstr(html, "udp/5353"));
     free(text);
+    free(html);
+    fixture_free(x);
+    free(x);
+}
+
+/* More than five hosts failing on one port and service are one row, as in
+ * the summary. */
+Test(report, hosts_failing_on_one_port_share_a_row)
+{
+    fixture *x = malloc(sizeof *x);
+    cr_assert(x);
+    fixture_init(x);
+    unsigned n = 1000;
+    for (uint8_t host = 10; host < 17; host++)
+        add_conn_to(x, host, T0 + 10 * SEC, 17, 443, "quic", TT_VERDICT_UNANSWERED, TT_CERTAIN,
+                    n++);
+    char *html = write_report(&x->in, "r.html");
+    cr_assert(strstr(html, "<td class=\"mono\">7 hosts</td><td>udp/443</td><td>quic</td><td "
+                           "class=\"num bad\">7</td><td class=\"num\">0</td><td "
+                           "class=\"num\">7</td><td>unanswered 7</td>"),
+              "one row for the seven hosts");
+    cr_assert(!strstr(html, "10.77.2.10"), "no row of its own for a host rolled up");
     free(html);
     fixture_free(x);
     free(x);
