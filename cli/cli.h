@@ -62,6 +62,7 @@ typedef struct cli_connbuf {
     size_t wn, wcap; /* its records and room */
     off_t woff;      /* where in the file it goes */
     int werr;        /* the writer's result: 0 or an errno value */
+    size_t lost;     /* records of a run neither written nor taken back (out of memory) */
 } cli_connbuf;
 
 /* The memory the sorted logs' records may take before they are spilled

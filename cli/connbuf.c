@@ -159,7 +159,7 @@ static void swap_arrays(cli_connbuf *b)
 /* Waits for the run being written in the background and takes its result:
  * a run in the file, or, when it could not be written, its records back
  * into memory and spilling stopped. Returns 0 or TT_ENOMEM (the records
- * could not come back: they stay in wv, and are lost to the logs). */
+ * could not come back: they are lost to the logs, counted in b->lost). */
 static int settle(cli_connbuf *b)
 {
     if (!b->writing)
@@ -174,8 +174,11 @@ static int settle(cli_connbuf *b)
     b->spill_errno = b->werr;
     if (b->n + b->wn > b->cap) {
         tt_conn *v = realloc(b->v, (b->n + b->wn) * sizeof *v);
-        if (!v)
+        if (!v) {
+            b->lost += b->wn;
+            b->wn = 0;
             return TT_ENOMEM;
+        }
         b->v = v;
         b->cap = b->n + b->wn;
     }

@@ -199,10 +199,17 @@ int cli_live_outputs_finish(cli_live_outputs *o, cli_live_sink *k)
 {
     int rc = 0;
     if (k->oom && (o->conn || o->json)) {
-        fprintf(stderr,
-                "tunneltap: %s: out of memory keeping connection records: the logs hold the "
-                "first %zu\n",
-                o->cmd, cli_connbuf_count(&k->buf));
+        if (k->buf.lost)
+            fprintf(stderr,
+                    "tunneltap: %s: out of memory keeping connection records: the logs hold "
+                    "%zu, with a gap of %zu (a run the spill file refused, %s, that memory "
+                    "could not take back), and none after the last\n",
+                    o->cmd, cli_connbuf_count(&k->buf), k->buf.lost, strerror(k->buf.spill_errno));
+        else
+            fprintf(stderr,
+                    "tunneltap: %s: out of memory keeping connection records: the logs hold "
+                    "the first %zu\n",
+                    o->cmd, cli_connbuf_count(&k->buf));
         rc = -1;
     }
     cli_logstream *ls = k->ls;

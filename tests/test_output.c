@@ -427,17 +427,24 @@ static int logs_text(const cli_connbuf *b, char **conn, char **json)
 
 /* Records i0..i1-1 of n with unique uids, ts with ties, strings varied
  * (some NULL), in a shuffled order. */
-static void add_some(cli_connbuf *b, size_t n, size_t i0, size_t i1)
+/* Record i of n in a shuffled order. */
+static tt_conn shuffled_conn(size_t n, size_t i)
 {
     static const char *names[] = {"dns", "ssl", NULL, "http", "quic,ssl"};
+    tt_conn c = udp_conn(TT_VERDICT_ANSWERED, TT_CERTAINTY_NONE);
+    size_t k = (i * 7919u) % n; /* 7919 is prime: a permutation of 0..n-1 */
+    c.ts_us = 1764244985000000u + (k * 31u) % 997u;
+    snprintf(c.uid, sizeof c.uid, "C%07u", (unsigned)(k % 10000000u));
+    c.service = names[k % 5];
+    c.l7 = names[(k / 5) % 5];
+    c.orig_pkts = k;
+    return c;
+}
+
+static void add_some(cli_connbuf *b, size_t n, size_t i0, size_t i1)
+{
     for (size_t i = i0; i < i1; i++) {
-        tt_conn c = udp_conn(TT_VERDICT_ANSWERED, TT_CERTAINTY_NONE);
-        size_t k = (i * 7919u) % n; /* 7919 is prime: a permutation of 0..n-1 */
-        c.ts_us = 1764244985000000u + (k * 31u) % 997u;
-        snprintf(c.uid, sizeof c.uid, "C%07u", (unsigned)(k % 10000000u));
-        c.service = names[k % 5];
-        c.l7 = names[(k / 5) % 5];
-        c.orig_pkts = k;
+        tt_conn c = shuffled_conn(n, i);
         cr_assert_eq(cli_connbuf_add(b, &c), 0);
     }
 }
@@ -560,6 +567,50 @@ Test(connbuf, a_background_run_that_cannot_be_written_comes_back_into_memory)
     cr_assert_geq(dup2(saved, b.fd), 0);
     close(saved);
     close(ro);
+    same_logs_then_free(&ref, &b);
+}
+
+/* This binary links with -Wl,--wrap=realloc (tests/cli.cmake): the writers'
+ * reallocs come here, and one of exactly fail_realloc_size bytes fails. */
+static size_t fail_realloc_size;
+void *__real_realloc(void *p, size_t n);
+void *__wrap_realloc(void *p, size_t n);
+void *__wrap_realloc(void *p, size_t n)
+{
+    if (fail_realloc_size && n == fail_realloc_size)
+        return NULL;
+    return __real_realloc(p, n);
+}
+
+/* Both failures at once: a run the file refuses, and no memory to take it
+ * back. Its records are counted as lost, the add says out of memory, and the
+ * logs hold the others, whole. */
+Test(connbuf, a_background_run_neither_written_nor_taken_back_is_counted_lost)
+{
+    size_t n = 350;
+    cli_connbuf ref = {0}, b = {0};
+    add_some(&ref, n, 0, 100);
+    add_some(&ref, n, 200, 300);
+    cli_connbuf_sort(&ref);
+    cli_connbuf_spill(&b, 2 * 100 * sizeof(tt_conn), true);
+    add_some(&b, n, 0, 150); /* a run of 100 written by the thread */
+    cr_assert_eq(cli_connbuf_sort(&b), 0);
+    cr_assert_eq(b.nruns, 1);
+    int saved = dup(b.fd), ro = open("/dev/null", O_RDONLY);
+    cr_assert(saved >= 0 && ro >= 0);
+    cr_assert_geq(dup2(ro, b.fd), 0);
+    add_some(&b, n, 150, 299); /* records 100..199: a run the thread cannot write */
+    fail_realloc_size = 200 * sizeof(tt_conn); /* taking it back beside 100 more */
+    tt_conn last = shuffled_conn(n, 299);
+    cr_assert_eq(cli_connbuf_add(&b, &last), TT_ENOMEM);
+    fail_realloc_size = 0;
+    cr_assert_eq(b.lost, 100);
+    cr_assert_eq(b.spill_errno, EBADF);
+    cr_assert_eq(cli_connbuf_count(&b), 200);
+    cr_assert_geq(dup2(saved, b.fd), 0);
+    close(saved);
+    close(ro);
+    cr_assert_eq(cli_connbuf_sort(&b), 0);
     same_logs_then_free(&ref, &b);
 }
 
