@@ -545,28 +545,44 @@ Test(connbuf, a_spill_that_cannot_be_written_keeps_the_records_in_memory)
  * read-only under it: EBADF) comes back into memory when the writer is
  * waited for, and spilling stops: the logs are those of all the records,
  * the run written before included. */
+/* Runs of 100 spilled in the background: the first (of records 0..149 of
+ * n) written, 50 records in memory; then the file's descriptor is made
+ * read-only, so the next runs cannot be written (EBADF). Returns the
+ * descriptor to put back with refused_restore; *ro the read-only one. */
+static int spill_then_refuse(cli_connbuf *b, size_t n, int *ro)
+{
+    cli_connbuf_spill(b, 2 * 100 * sizeof(tt_conn), true);
+    add_some(b, n, 0, 150);
+    cr_assert_eq(cli_connbuf_sort(b), 0);
+    cr_assert_eq(b->nruns, 1);
+    int saved = dup(b->fd);
+    *ro = open("/dev/null", O_RDONLY);
+    cr_assert(saved >= 0 && *ro >= 0);
+    cr_assert_geq(dup2(*ro, b->fd), 0);
+    return saved;
+}
+
+static void refused_restore(cli_connbuf *b, int saved, int ro)
+{
+    cr_assert_geq(dup2(saved, b->fd), 0);
+    close(saved);
+    close(ro);
+}
+
 Test(connbuf, a_background_run_that_cannot_be_written_comes_back_into_memory)
 {
     size_t n = 350;
     cli_connbuf ref = {0}, b = {0};
     add_shuffled(&ref, n);
     cli_connbuf_sort(&ref);
-    cli_connbuf_spill(&b, 2 * 100 * sizeof(tt_conn), true);
-    add_some(&b, n, 0, 150); /* a run of 100 written by the thread */
-    cr_assert_eq(cli_connbuf_sort(&b), 0);
-    cr_assert_eq(b.nruns, 1);
-    int saved = dup(b.fd), ro = open("/dev/null", O_RDONLY);
-    cr_assert(saved >= 0 && ro >= 0);
-    cr_assert_geq(dup2(ro, b.fd), 0);
+    int ro, saved = spill_then_refuse(&b, n, &ro);
     add_some(&b, n, 150, n); /* a second run fails, the third finds it failed */
     cr_assert_eq(cli_connbuf_sort(&b), 0);
     cr_assert_eq(b.spill_errno, EBADF);
     cr_assert_eq(b.nruns, 1);
     cr_assert_eq(b.n, n - 100);
     cr_assert_eq(cli_connbuf_count(&b), n);
-    cr_assert_geq(dup2(saved, b.fd), 0);
-    close(saved);
-    close(ro);
+    refused_restore(&b, saved, ro);
     same_logs_then_free(&ref, &b);
 }
 
@@ -592,24 +608,17 @@ Test(connbuf, a_background_run_neither_written_nor_taken_back_is_counted_lost)
     add_some(&ref, n, 0, 100);
     add_some(&ref, n, 200, 300);
     cli_connbuf_sort(&ref);
-    cli_connbuf_spill(&b, 2 * 100 * sizeof(tt_conn), true);
-    add_some(&b, n, 0, 150); /* a run of 100 written by the thread */
-    cr_assert_eq(cli_connbuf_sort(&b), 0);
-    cr_assert_eq(b.nruns, 1);
-    int saved = dup(b.fd), ro = open("/dev/null", O_RDONLY);
-    cr_assert(saved >= 0 && ro >= 0);
-    cr_assert_geq(dup2(ro, b.fd), 0);
+    int ro, saved = spill_then_refuse(&b, n, &ro);
     add_some(&b, n, 150, 299); /* records 100..199: a run the thread cannot write */
-    fail_realloc_size = 200 * sizeof(tt_conn); /* taking it back beside 100 more */
+    /* taking it back, beside the 100 records since, fails */
+    fail_realloc_size = 200 * sizeof(tt_conn);
     tt_conn last = shuffled_conn(n, 299);
     cr_assert_eq(cli_connbuf_add(&b, &last), TT_ENOMEM);
     fail_realloc_size = 0;
     cr_assert_eq(b.lost, 100);
     cr_assert_eq(b.spill_errno, EBADF);
     cr_assert_eq(cli_connbuf_count(&b), 200);
-    cr_assert_geq(dup2(saved, b.fd), 0);
-    close(saved);
-    close(ro);
+    refused_restore(&b, saved, ro);
     cr_assert_eq(cli_connbuf_sort(&b), 0);
     same_logs_then_free(&ref, &b);
 }
