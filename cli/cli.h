@@ -311,7 +311,9 @@ void cli_summary_flush(cli_summary *s);
 cli_judgement cli_summary_judge(const cli_summary *s, char *buf, size_t len);
 /* The failing destinations of s, ranked: most certain failures first, then
  * uncertain ones, then flows. A group is listed when it has a certain
- * failure or, with with_uncertain, an uncertain one. *n is how many rows
+ * failure or, with with_uncertain, an uncertain one; the groups of a host
+ * failing on many ports, or of a port and service failing on many hosts,
+ * share a row (cli_dest_row). *n is how many rows
  * there are; *rows holds the best-ranked min(*n, top) of them, in order.
  * *rows is malloc'd (the caller frees it; NULL when *n or top is 0).
  * Returns 0 or TT_ENOMEM. */
