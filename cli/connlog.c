@@ -422,9 +422,9 @@ int cli_logs_finish(const char *cmd, cli_logstream *ls, cli_connbuf *buf, FILE *
     bool lost = cli_connbuf_sort(buf) < 0;
     if (lost)
         fprintf(stderr,
-                "tunneltap: %s: out of memory taking back the connection records of a run that "
-                "could not be spilled: the logs lack them\n",
-                cmd);
+                "tunneltap: %s: out of memory taking back the %zu connection records of a run "
+                "that could not be spilled: the logs lack them\n",
+                cmd, buf->lost);
     if (buf->spill_errno)
         fprintf(stderr,
                 "tunneltap: %s: warning: cannot spill connection records to a file in %s (%s): "
