@@ -541,10 +541,6 @@ Test(connbuf, a_spill_that_cannot_be_written_keeps_the_records_in_memory)
     same_logs_then_free(&ref, &b);
 }
 
-/* A run the background writer cannot write (here the file's descriptor made
- * read-only under it: EBADF) comes back into memory when the writer is
- * waited for, and spilling stops: the logs are those of all the records,
- * the run written before included. */
 /* Runs of 100 spilled in the background: the first (of records 0..149 of
  * n) written, 50 records in memory; then the file's descriptor is made
  * read-only, so the next runs cannot be written (EBADF). Returns the
@@ -569,6 +565,10 @@ static void refused_restore(cli_connbuf *b, int saved, int ro)
     close(ro);
 }
 
+/* A run the background writer cannot write (here the file's descriptor made
+ * read-only under it: EBADF) comes back into memory when the writer is
+ * waited for, and spilling stops: the logs are those of all the records,
+ * the run written before included. */
 Test(connbuf, a_background_run_that_cannot_be_written_comes_back_into_memory)
 {
     size_t n = 350;
