@@ -35,6 +35,7 @@ void tt_analyzer_config_init(tt_analyzer_config *cfg)
     cfg->max_flows = 16384;
     cfg->max_dpi_flows = 1024;
     cfg->enable_dpi = true;
+    cfg->dpi_first_name = false;
     cfg->verify_checksums = false;
     cfg->udp_reply_deadline_ms = 5000;
     cfg->dns_reply_deadline_ms = 5000;
@@ -808,8 +809,15 @@ static void dpi_feed(tt_analyzer *a, tt__flow *f, const tt__pkt *p)
      * once the flow's sequence numbers are set from its first payload, so it
      * only counts towards the budget, as ndpiReader counts it. */
     bool done = false;
-    if (p->proto != 6 || p->payload_len != 0)
-        done = tt__dpi_feed(a->dpi, f->dpi_slot, p->l3, p->l3_cap, p->ts_us / 1000, f->dpi_proto);
+    if (p->proto != 6 || p->payload_len != 0) {
+        tt__dpi_state s =
+            tt__dpi_feed(a->dpi, f->dpi_slot, p->l3, p->l3_cap, p->ts_us / 1000, f->dpi_proto);
+        a->st.dpi_packets++;
+        /* dpi_first_name: the name nDPI gives first is kept; what its extra
+         * dissection would refine (now and then the name too) is not waited
+         * for (docs/embedding.md). */
+        done = s == TT__DPI_DONE || (s == TT__DPI_NAMED && a->cfg.dpi_first_name);
+    }
     unsigned budget = f->proto == 6 ? DPI_MAX_TCP_PKTS : DPI_MAX_UDP_PKTS;
     if (done || f->dpi_pkts >= budget) {
         dpi_release(a, f, !done);

@@ -24,11 +24,18 @@ size_t tt__dpi_flow_bytes(void);
 /* Takes a free per-flow state, or TT__DPI_NONE when all are in use. */
 uint32_t tt__dpi_begin(tt__dpi *d);
 
+/* Where a flow's classification stands after a packet. */
+typedef enum tt__dpi_state {
+    TT__DPI_UNNAMED = 0, /* no name yet */
+    TT__DPI_NAMED = 1,   /* named; nDPI could still refine it (HTTP response, TLS certificate) */
+    TT__DPI_DONE = 2,    /* named, and nDPI has nothing more to learn */
+} tt__dpi_state;
+
 /* Feeds one packet (from the IP header) of the flow. proto[0]/[1] receive the
- * master/app protocol ids known so far. Returns true when there is nothing
- * more to learn: the caller then calls tt__dpi_end. */
-bool tt__dpi_feed(tt__dpi *d, uint32_t slot, const uint8_t *l3, uint32_t len, uint64_t ts_ms,
-                  uint16_t proto[2]);
+ * master/app protocol ids known so far. The caller calls tt__dpi_end when it
+ * stops feeding (at TT__DPI_DONE, or at TT__DPI_NAMED if it wants no more). */
+tt__dpi_state tt__dpi_feed(tt__dpi *d, uint32_t slot, const uint8_t *l3, uint32_t len,
+                           uint64_t ts_ms, uint16_t proto[2]);
 
 /* Finishes classification (guessing from ports when still unknown when
  * guess is set) and frees the per-flow state. */

@@ -192,8 +192,8 @@ static void forget_guesses_if_bittorrent(tt__dpi *d, const uint16_t proto[2])
         memset(d->guesses, 0, sizeof(d->guesses));
 }
 
-bool tt__dpi_feed(tt__dpi *d, uint32_t slot, const uint8_t *l3, uint32_t len, uint64_t ts_ms,
-                  uint16_t proto[2])
+tt__dpi_state tt__dpi_feed(tt__dpi *d, uint32_t slot, const uint8_t *l3, uint32_t len,
+                           uint64_t ts_ms, uint16_t proto[2])
 {
     struct ndpi_flow_struct *f = slot_flow(d, slot);
     if (len > 0xffff)
@@ -207,7 +207,9 @@ bool tt__dpi_feed(tt__dpi *d, uint32_t slot, const uint8_t *l3, uint32_t len, ui
     proto[0] = p.master_protocol;
     proto[1] = p.app_protocol;
     forget_guesses_if_bittorrent(d, proto);
-    return p.app_protocol != NDPI_PROTOCOL_UNKNOWN && !ndpi_extra_dissection_possible(d->mod, f);
+    if (p.app_protocol == NDPI_PROTOCOL_UNKNOWN)
+        return TT__DPI_UNNAMED;
+    return ndpi_extra_dissection_possible(d->mod, f) ? TT__DPI_NAMED : TT__DPI_DONE;
 }
 
 void tt__dpi_end(tt__dpi *d, uint32_t slot, bool guess, uint16_t proto[2])

@@ -7,6 +7,8 @@
 #   tunneltap replay FILE                 (the analyzer, nDPI on, the summary: the
 #                                          default job; its output goes to /dev/null)
 #   tunneltap replay FILE --no-dpi        (the same without nDPI: its share)
+#   tunneltap replay FILE --dpi-first-name (nDPI stopped at each flow's first
+#                                          name: the CPU its extra dissection takes)
 #   ndpiReader -i FILE -q                 (Debian libndpi-bin; one thread: a pcap
 #                                          file is always read by one thread, -n
 #                                          is ignored for files)
@@ -96,7 +98,7 @@ measure() {
 }
 
 tools_for() {
-  local list="tunneltap tunneltap-nodpi ndpiReader tcpdump"
+  local list="tunneltap tunneltap-nodpi tunneltap-firstname ndpiReader tcpdump"
   [ -n "$cand" ] && list="$list candidate"
   [ "$2" = full ] && [ $tshark_on -eq 1 ] && list="$list tshark"
   echo "$list"
@@ -107,6 +109,7 @@ run_tool() {
   case "$tool" in
     tunneltap) measure "$c" "$tool" "$run" -- "$tt" replay "$f" ;;
     tunneltap-nodpi) measure "$c" "$tool" "$run" -- "$tt" replay "$f" --no-dpi ;;
+    tunneltap-firstname) measure "$c" "$tool" "$run" -- "$tt" replay "$f" --dpi-first-name ;;
     candidate) measure "$c" "$tool" "$run" -- "$cand" replay "$f" ;;
     ndpiReader) measure "$c" "$tool" "$run" -- ndpiReader -i "$f" -q ;;
     tshark) measure "$c" "$tool" "$run" -- tshark -r "$f" -q -z conv,tcp ;;

@@ -407,6 +407,9 @@ int cli_live_option(int c, const char *arg, cli_live_opts *o, cli_live_outputs *
     case CLI_LIVE_OPT_NO_DPI:
         o->no_dpi = true;
         return 1;
+    case CLI_LIVE_OPT_DPI_FIRST_NAME:
+        o->dpi_first_name = true;
+        return 1;
     case CLI_LIVE_OPT_FAIL_ON_REGRESSION:
         o->fail_on_regression = true;
         return 1;
@@ -446,6 +449,8 @@ const char *cli_live_options_check(const cli_live_opts *o, cli_live_outputs *out
 {
     if (o->control && o->no_control)
         return "--control and --no-control contradict each other";
+    if (o->no_dpi && o->dpi_first_name)
+        return "--no-dpi and --dpi-first-name contradict each other";
     if (out->stream && out->sorted)
         return "--stream-logs and --sorted-logs contradict each other";
     const char *clash = cli_live_outputs_clash(out);
@@ -463,6 +468,7 @@ void cli_live_tap_config(tt_tap_config *cfg, const char *cmd, const cli_live_opt
     cfg->own_thread = true;
     cfg->live_clock = true;
     cfg->analyzer.enable_dpi = !o->no_dpi;
+    cfg->analyzer.dpi_first_name = o->dpi_first_name;
     if (o->udp_ms)
         cfg->analyzer.udp_reply_deadline_ms = cfg->analyzer.dns_reply_deadline_ms = o->udp_ms;
     if (o->syn_ms)

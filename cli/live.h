@@ -154,7 +154,7 @@ void cli_live_print_alerts(tt_tap *tap, FILE *out);
 
 typedef struct cli_live_opts {
     const char *control; /* --control PATH */
-    bool no_control, quiet, no_dpi;
+    bool no_control, quiet, no_dpi, dpi_first_name;
     bool dashboard;          /* --dashboard: draw the analysis in the terminal */
     bool fail_on_regression; /* --fail-on-regression */
     double duration;         /* --duration, 0: until a signal */
@@ -172,6 +172,7 @@ enum {
     CLI_LIVE_OPT_DURATION,
     CLI_LIVE_OPT_DASHBOARD,
     CLI_LIVE_OPT_NO_DPI,
+    CLI_LIVE_OPT_DPI_FIRST_NAME,
     CLI_LIVE_OPT_UDP_DEADLINE,
     CLI_LIVE_OPT_SYN_DEADLINE,
     CLI_LIVE_OPT_MARK,
@@ -193,6 +194,7 @@ enum {
         {"duration", required_argument, NULL, CLI_LIVE_OPT_DURATION},                              \
         {"dashboard", no_argument, NULL, CLI_LIVE_OPT_DASHBOARD},                                  \
         {"no-dpi", no_argument, NULL, CLI_LIVE_OPT_NO_DPI},                                        \
+        {"dpi-first-name", no_argument, NULL, CLI_LIVE_OPT_DPI_FIRST_NAME},                        \
         {"udp-deadline", required_argument, NULL, CLI_LIVE_OPT_UDP_DEADLINE},                      \
         {"syn-deadline", required_argument, NULL, CLI_LIVE_OPT_SYN_DEADLINE},                      \
         {"mark", required_argument, NULL, CLI_LIVE_OPT_MARK},                                      \
@@ -224,7 +226,9 @@ enum {
     "  --duration SEC      stop after SEC seconds (default: at SIGINT or SIGTERM)\n"               \
     "  --udp-deadline SEC  a UDP or DNS request unanswered after SEC fails (default 5)\n"          \
     "  --syn-deadline SEC  a SYN unanswered after SEC fails (default 5)\n"                         \
-    "  --no-dpi            do not identify applications with nDPI\n"
+    "  --no-dpi            do not identify applications with nDPI\n"                               \
+    "  --dpi-first-name    keep nDPI's first name for a flow: less CPU, a name now and\n"          \
+    "                      then less precise (docs/embedding.md)\n"
 #define CLI_LIVE_HELP_END                                                                          \
     "  --quiet             no summary, and no ALERT lines on stderr\n"                             \
     "  --dashboard         live dashboard in the terminal (q quits, m marks)\n"                    \

@@ -45,7 +45,7 @@ typedef struct replay_opts {
     const char *conn_log, *json, *bpf;
     bool stream_logs;   /* --stream-logs: the logs written as connections finish */
     size_t sort_buffer; /* --sort-buffer: bytes of records before they are spilled */
-    bool verify_checksums, no_dpi, quiet;
+    bool verify_checksums, no_dpi, dpi_first_name, quiet;
     int progress;            /* -1 never, 0 auto, 1 on any size */
     size_t max_flows;        /* 0: default */
     uint32_t udp_ms, syn_ms; /* 0: default */
@@ -127,6 +127,8 @@ void cli_replay_usage(FILE *out)
     print_seconds(out, d.tcp_attempt_deadline_ms);
     fputs(")\n"
           "  --no-dpi            do not identify applications with nDPI\n"
+          "  --dpi-first-name    keep nDPI's first name for a flow: less CPU, a name now and\n"
+          "                      then less precise (docs/embedding.md)\n"
           "  --quiet             no summary (and with no log, report or evidence asked for,\n"
           "                      no conn records are built either)\n"
           "  --progress          progress bar on a terminal, whatever the file size\n"
@@ -177,6 +179,7 @@ enum {
     OPT_UDP_DEADLINE,
     OPT_SYN_DEADLINE,
     OPT_NO_DPI,
+    OPT_DPI_FIRST_NAME,
     OPT_PROGRESS,
     OPT_NO_PROGRESS,
     OPT_MARK,
@@ -199,6 +202,7 @@ static const struct option long_options[] = {
     {"udp-deadline", required_argument, NULL, OPT_UDP_DEADLINE},
     {"syn-deadline", required_argument, NULL, OPT_SYN_DEADLINE},
     {"no-dpi", no_argument, NULL, OPT_NO_DPI},
+    {"dpi-first-name", no_argument, NULL, OPT_DPI_FIRST_NAME},
     {"quiet", no_argument, NULL, 'q'},
     {"progress", no_argument, NULL, OPT_PROGRESS},
     {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
@@ -260,6 +264,9 @@ static int parse_options(int argc, char **argv, replay_opts *o)
             if (!cli_parse_ms(optarg, &o->syn_ms))
                 return cli_usage_error(
                     "replay", "--syn-deadline wants seconds above 0 (e.g. 3), not '%s'", optarg);
+            break;
+        case OPT_DPI_FIRST_NAME:
+            o->dpi_first_name = true;
             break;
         case OPT_NO_DPI:
             o->no_dpi = true;
@@ -323,6 +330,8 @@ static int parse_options(int argc, char **argv, replay_opts *o)
     if (optind < argc)
         return cli_usage_error("replay", "unexpected argument '%s' (one capture file at a time)",
                                argv[optind]);
+    if (o->no_dpi && o->dpi_first_name)
+        return cli_usage_error("replay", "--no-dpi and --dpi-first-name contradict each other");
     if (o->conn_log && o->json && strcmp(o->conn_log, "-") == 0 && strcmp(o->json, "-") == 0)
         return cli_usage_error("replay", "--conn-log and --json cannot both write to stdout");
     if (o->conn_log && o->json && strcmp(o->conn_log, "-") != 0 &&
@@ -482,6 +491,7 @@ int cli_replay_main(int argc, char **argv)
     tt_analyzer_config cfg = tcfg.analyzer;
     cfg.verify_checksums = o.verify_checksums;
     cfg.enable_dpi = !o.no_dpi;
+    cfg.dpi_first_name = o.dpi_first_name;
     cfg.max_flows = REPLAY_MAX_FLOWS;
     cfg.max_dpi_flows = REPLAY_MAX_DPI_FLOWS;
     /* A replay's table is sized for the worst capture; untouched, its pages

@@ -89,6 +89,10 @@ done
 check "--stream-logs with --sorted-logs: exit 2" test $? = 2
 check "--stream-logs with --sorted-logs: says so" grep -q "contradict each other" "$TMP/e5.err"
 check "--stream-logs with --sorted-logs: no log created" test ! -e "$TMP/e5.log"
+"$BIN" capture -i lo --no-dpi --dpi-first-name --no-control >/dev/null 2>"$TMP/e7.err"
+check "--no-dpi with --dpi-first-name: exit 2" test $? = 2
+check "--no-dpi with --dpi-first-name: says so" \
+    grep -q -- "--no-dpi and --dpi-first-name contradict each other" "$TMP/e7.err"
 
 # ---- the lab: A (clients, capture) --veth-- B (servers) ------------------------
 

@@ -488,3 +488,55 @@ Test(flow, flows_are_found_while_the_hash_buckets_double_and_after_they_expire)
         cr_assert_eq(R->c[i].resp_pkts, 1, "record %zu", i);
     }
 }
+
+/* An HTTP request and its response, one packet each, fed to the suite's
+ * analyzer (or its replacement); returns what nDPI was given. */
+static uint64_t http_exchange(void)
+{
+    static const char req[] = "GET /index.html HTTP/1.1\r\nHost: www.example.com\r\n"
+                              "User-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n";
+    static const char resp[] = "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html\r\n"
+                               "Content-Length: 0\r\n\r\n";
+    tflow f = t_flow4("10.0.0.1", 40000, "10.0.0.2", 80);
+    tpkt p;
+    uint64_t t = T0;
+    uint32_t rq = (uint32_t)(sizeof req - 1), rs = (uint32_t)(sizeof resp - 1);
+    t_tcp(&p, &f, false, 0x02, 100, 0, NULL, 0), feed(&p, t += 100);
+    t_tcp(&p, &f, true, 0x12, 900, 101, NULL, 0), feed(&p, t += 100);
+    t_tcp(&p, &f, false, 0x10, 101, 901, NULL, 0), feed(&p, t += 100);
+    t_tcp(&p, &f, false, 0x18, 101, 901, req, rq), feed(&p, t += 100);
+    t_tcp(&p, &f, true, 0x10, 901, 101 + rq, NULL, 0), feed(&p, t += 100);
+    t_tcp(&p, &f, true, 0x18, 901, 101 + rq, resp, rs), feed(&p, t += 100);
+    t_tcp(&p, &f, false, 0x10, 101 + rq, 901 + rs, NULL, 0), feed(&p, t += 100);
+    tt_analyzer_stats st;
+    tt_analyzer_get_stats(A, &st);
+    return st.dpi_packets;
+}
+
+Test(flow, nDPI_sees_an_http_response_unless_told_to_keep_the_first_name)
+{
+    /* By default nDPI reads the response too (its extra dissection: the
+     * status code); with dpi_first_name the request's name is kept and the
+     * response never reaches nDPI. The name is the same either way. */
+    cr_assert_eq(http_exchange(), 2, "request and response classified");
+    const tt_conn *c = only();
+    cr_assert_str_eq(c->service, "http");
+    cr_assert_str_eq(c->l7, "HTTP");
+
+    teardown();
+    tt_analyzer_config cfg;
+    tt_analyzer_config_init(&cfg);
+    cr_assert(!cfg.dpi_first_name, "off by default");
+    cfg.max_flows = 1024;
+    cfg.max_dpi_flows = 64;
+    cfg.dpi_first_name = true;
+    open_with(&cfg);
+    cr_assert_eq(http_exchange(), 1, "the request alone");
+    c = only();
+    cr_assert_str_eq(c->service, "http");
+    cr_assert_str_eq(c->l7, "HTTP");
+    tt_analyzer_stats st;
+    tt_analyzer_get_stats(A, &st);
+    cr_assert_eq(st.dpi_classified, 1);
+    cr_assert_eq(st.dpi_given_up, 0);
+}

@@ -182,6 +182,8 @@ typedef struct tt_analyzer_config {
     size_t max_flows;      /* flow table size; when full the oldest idle flow is evicted */
     size_t max_dpi_flows;  /* flows being classified at once (each holds nDPI state) */
     bool enable_dpi;       /* classify with nDPI */
+    bool dpi_first_name;   /* stop classifying a flow at nDPI's first name (default false):
+                              less CPU; the name is now and then less precise */
     bool verify_checksums; /* drop bad-checksum packets like Zeek (default off = zeek -C) */
     uint32_t udp_reply_deadline_ms;   /* UDP request without reply -> unanswered */
     uint32_t dns_reply_deadline_ms;   /* the same for DNS (port 53 or nDPI DNS) */
@@ -249,6 +251,7 @@ typedef struct tt_analyzer_stats {
     uint64_t flows_created, flows_active, flows_reported;
     uint64_t flows_peak;
     uint64_t dpi_active, dpi_classified, dpi_given_up;
+    uint64_t dpi_packets; /* packets given to nDPI */
     uint64_t late_replies;
     uint64_t by_verdict[TT_VERDICT_COUNT];           /* flows currently holding each verdict */
     uint64_t uncertain_by_verdict[TT_VERDICT_COUNT]; /* of those, uncertain failures */
