@@ -315,6 +315,13 @@ static char *status_reply(tt_control *c)
     add_verdicts(f, "by_verdict", st.analyzer.by_verdict);
     add_verdicts(f, "uncertain_by_verdict", st.analyzer.uncertain_by_verdict);
 
+    tt_control_json *dp = tt_control_json_object(o, "dpi");
+    tt_control_json_u64(dp, "packets", st.analyzer.dpi_packets);
+    tt_control_json_u64(dp, "classifying", st.analyzer.dpi_active);
+    tt_control_json_u64(dp, "classified", st.analyzer.dpi_classified);
+    tt_control_json_u64(dp, "given_up", st.analyzer.dpi_given_up);
+    tt_control_json_u64(dp, "pool_empty", st.analyzer.events[TT_EV_FLOW_DPI_POOL_EMPTY]);
+
     tt_marker mk[TT_TAP_MAX_PRODUCERS * 16];
     unsigned cap = (unsigned)(sizeof mk / sizeof mk[0]);
     unsigned nm = tt_tap_markers(c->cfg.tap, mk, cap);

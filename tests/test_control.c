@@ -51,7 +51,9 @@ static void *serve(void *arg)
     return NULL;
 }
 
-static void server_start(server *s)
+/* A server on a tap of its own (one producer, analysed when the test
+ * drains it), with nDPI when dpi. */
+static void server_start_with(server *s, bool dpi)
 {
     memset(s, 0, sizeof *s);
     snprintf(s->dir, sizeof s->dir, "/tmp/tt-control.XXXXXX");
@@ -64,7 +66,7 @@ static void server_start(server *s)
     cfg.live_clock = false;
     cfg.max_producers = 1;
     cfg.ring_bytes = 1u << 16;
-    cfg.analyzer.enable_dpi = false;
+    cfg.analyzer.enable_dpi = dpi;
     char err[TT_ERRBUF_SIZE] = "";
     cr_assert_eq(tt_tap_open(&s->tap, &cfg, err), 0, "tap: %s", err);
     tt_control_config cc = {.path = s->path, .tap = s->tap, .role = "test", .status = host_status};
@@ -72,6 +74,11 @@ static void server_start(server *s)
     cr_assert_eq(rc, 0, "control: %s (%s)", err, tt_err_name(rc));
     atomic_store(&s->stop, false);
     cr_assert_eq(pthread_create(&s->thread, NULL, serve, s), 0);
+}
+
+static void server_start(server *s)
+{
+    server_start_with(s, false);
 }
 
 static void server_stop(server *s)
@@ -168,7 +175,7 @@ Test(control, mark_round_trip_returns_the_marker_time)
 Test(control, status_is_one_json_object_with_the_counters)
 {
     server s;
-    server_start(&s);
+    server_start_with(&s, true);
     tt_producer *p;
     cr_assert_eq(tt_tap_producer_open(s.tap, &p), 0);
     tflow f = t_flow4("10.0.0.2", 40000, "10.0.0.1", 53);
@@ -204,6 +211,14 @@ Test(control, status_is_one_json_object_with_the_counters)
     json_t *flows = json_object_get(j, "flows");
     cr_assert_eq(json_integer_value(json_object_get(flows, "created")), 1);
     cr_assert(json_is_object(json_object_get(flows, "by_verdict")), "%s", reply);
+    /* nDPI read the three datagrams ("query" is no protocol it knows), and
+     * the flow still holds its classification slot */
+    json_t *dpi = json_object_get(j, "dpi");
+    cr_assert_eq(json_integer_value(json_object_get(dpi, "packets")), 3, "%s", reply);
+    cr_assert_eq(json_integer_value(json_object_get(dpi, "classifying")), 1, "%s", reply);
+    cr_assert_eq(json_integer_value(json_object_get(dpi, "classified")), 0, "%s", reply);
+    cr_assert(json_is_integer(json_object_get(dpi, "given_up")), "%s", reply);
+    cr_assert_eq(json_integer_value(json_object_get(dpi, "pool_empty")), 0, "%s", reply);
     json_t *marks = json_object_get(j, "markers");
     cr_assert_eq(json_integer_value(json_object_get(marks, "count")), 1);
     json_t *m0 = json_array_get(json_object_get(marks, "recent"), 0);
