@@ -140,6 +140,8 @@ static void check_stats(const tt_analyzer *an, const tt_analyzer_config *cfg, ui
     CHECK(sum == st.flows_created);
     CHECK(st.ip_packets <= st.packets);
     CHECK(st.flow_packets <= st.ip_packets);
+    CHECK(st.dpi_packets <= st.flow_packets);
+    CHECK(cfg->enable_dpi || st.dpi_packets == 0);
 }
 
 /* ---- decoder: pure checks on one frame ------------------------------------ */
@@ -224,6 +226,7 @@ int tt_fuzz_decode(const uint8_t *data, size_t size, bool dpi)
     cfg.max_flows = 16;
     cfg.max_dpi_flows = 4;
     cfg.enable_dpi = dpi;
+    cfg.dpi_first_name = (opt & 0x20) != 0;
     cfg.verify_checksums = (opt & 1) != 0;
     if (opt & 2) {
         /* short deadlines and timeouts: expiry and judging run often */

@@ -10,7 +10,8 @@
  *   decode   [link selector][options] then records [len:be16][dt][wire][len bytes]...
  *            link = fz_links[selector % 8]; options: 1 verify checksums, 2 short
  *            deadlines, 4 note losses, 8 clock steps back, 0x10 start near
- *            UINT64_MAX; len 0xffff: advance the clock only (no packet).
+ *            UINT64_MAX, 0x20 dpi_first_name; len 0xffff: advance the clock
+ *            only (no packet).
  *   pcapfile a whole pcap/pcapng file.
  *   control  bytes sent on one control-socket connection (then half-close).
  */
