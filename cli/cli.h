@@ -231,15 +231,20 @@ typedef struct cli_dest {
  * to that host and protocol; or, of the groups not in such a row, every group
  * of one protocol, port and service when more than 5 hosts failed on it (a
  * service broken everywhere, a sweep), with no address (version 0) and the
- * counts of every flow to that port and service. */
+ * counts of every flow to that port and service — with those of the hosts
+ * past the groups' bound (more_hosts), whose failures always get such a row. */
 typedef struct cli_dest_row {
     cli_dest d;
-    size_t ports; /* 0: not by host; else the failing ports rolled into this row */
-    size_t hosts; /* 0: not by port; else the failing hosts rolled into this row */
+    size_t ports;    /* 0: not by host; else the failing ports rolled into this row */
+    size_t hosts;    /* 0: not by port; else the failing hosts rolled into this row */
+    bool more_hosts; /* by port, with flows of hosts past the bound: hosts is a floor */
 } cli_dest_row;
 
 /* Destination groups kept at most (136 bytes each with their index slots). */
 #define CLI_SUMMARY_MAX_DESTS 65536u
+/* Past that bound, the records of new groups are still counted, by
+ * protocol, port and service, under at most this many keys. */
+#define CLI_SUMMARY_MAX_OVER 4096u
 
 /* A record counted but not yet added to its group (summary.c: count_record). */
 typedef struct cli_summary_pending {
@@ -268,7 +273,12 @@ typedef struct cli_summary {
     uint64_t *slot;  /* open addressing: hash high bits << 32 | group index + 1; 0 empty */
     size_t slot_cap; /* a power of two, at least twice dest_used */
     cli_strtab strings;
-    bool oom; /* a group could not be added: destinations incomplete */
+    bool full;           /* the groups reached their bound: later hosts are counted in over */
+    bool oom;            /* a record was counted in no group (out of memory, over full) */
+    cli_dest *over;      /* records past the bound by (proto, port, service) */
+    uint32_t *over_slot; /* their index: open addressing, key index + 1; 0 empty */
+    size_t over_used;    /* keys, at most CLI_SUMMARY_MAX_OVER */
+    size_t over_last;    /* the key found last */
     cli_summary_pending ahead[CLI_SUMMARY_AHEAD]; /* a ring: ahead_n from ahead_at */
     unsigned ahead_at, ahead_n;
     struct {
@@ -319,6 +329,9 @@ cli_judgement cli_summary_judge(const cli_summary *s, char *buf, size_t len);
  * Returns 0 or TT_ENOMEM. */
 int cli_summary_failing(cli_summary *s, bool with_uncertain, size_t top, cli_dest_row **rows,
                         size_t *n);
+/* Who a row is about: its address, "N hosts" (by port), or "N+ hosts" (by
+ * port, with hosts past the groups' bound). */
+void cli_dest_row_who(const cli_dest_row *r, char *buf, size_t len);
 /* Writes the whole summary; st may be NULL (no capture line). */
 void cli_summary_print(cli_summary *s, const cli_summary_source *src, const tt_analyzer_stats *st,
                        FILE *out);

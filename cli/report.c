@@ -956,10 +956,7 @@ static int write_destinations(FILE *f, cli_summary *s)
     for (size_t i = 0; i < shown; i++) {
         const cli_dest *d = &rows[i].d;
         char addr[INET6_ADDRSTRLEN];
-        if (rows[i].hosts)
-            snprintf(addr, sizeof addr, "%zu hosts", rows[i].hosts);
-        else if (!inet_ntop(d->ip_version == 6 ? AF_INET6 : AF_INET, d->addr, addr, sizeof addr))
-            strcpy(addr, "?");
+        cli_dest_row_who(&rows[i], addr, sizeof addr);
         pf(f, "<tr><td class=\"mono\">%s</td><td>%s/", addr, cli_proto_name(d->proto));
         if (rows[i].ports)
             pf(f, "* (%zu ports)</td><td>-", rows[i].ports);
@@ -985,8 +982,12 @@ static int write_destinations(FILE *f, cli_summary *s)
         pf(f, "<p class=\"sub\">\xE2\x80\xA6 and %zu more destinations with failures.</p>\n",
            n - shown);
     if (s->oom)
-        fputs("<p class=\"sub\">Out of memory while grouping destinations: the list is "
-              "incomplete.</p>\n",
+        fputs("<p class=\"sub\">Out of memory, or more than 4096 ports past the 65536 "
+              "destinations grouped: the list is incomplete.</p>\n",
+              f);
+    else if (s->full)
+        fputs("<p class=\"sub\">More than 65536 destinations: those past them are counted "
+              "by port and service alone (rows &ldquo;N+ hosts&rdquo;).</p>\n",
               f);
     fputs("</section>\n", f);
     free(rows);

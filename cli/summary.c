@@ -37,6 +37,8 @@ void cli_summary_free(cli_summary *s)
 {
     free(s->dest);
     free(s->slot);
+    free(s->over);
+    free(s->over_slot);
     cli_strtab_free(&s->strings);
     memset(s, 0, sizeof *s);
 }
@@ -101,7 +103,7 @@ static int dest_grow(cli_summary *s)
 }
 
 /* The group of record p, inserted (with p counted) when new; NULL when out
- * of memory or past the bound. */
+ * of memory (oom set) or past the bound (full set). */
 static cli_dest *dest_find(cli_summary *s, const cli_summary_pending *p, bool *fresh)
 {
     *fresh = false;
@@ -120,9 +122,9 @@ static cli_dest *dest_find(cli_summary *s, const cli_summary_pending *p, bool *f
             return d;
     }
     /* Bounded: a flood to a million targets must not grow the summary
-     * without end; such groups are left out and the listing says so. */
+     * without end; such records are counted by port alone (over_find). */
     if (s->dest_used >= CLI_SUMMARY_MAX_DESTS) {
-        s->oom = true;
+        s->full = true;
         return NULL;
     }
     cli_dest *d = &s->dest[s->dest_used];
@@ -139,11 +141,75 @@ static cli_dest *dest_find(cli_summary *s, const cli_summary_pending *p, bool *f
     return d;
 }
 
-/* The record's share of its group's counts. */
+static bool same_port(const cli_dest *a, const cli_dest *b)
+{
+    return a->proto == b->proto && a->port == b->port && a->service == b->service;
+}
+
+static uint64_t port_hash(const cli_dest *d)
+{
+    return tt__mix64(((uint64_t)d->proto << 16 | d->port) * 0x9e3779b97f4a7c15ull ^
+                     (uint64_t)(uintptr_t)d->service);
+}
+
+#define OVER_SLOTS (2 * CLI_SUMMARY_MAX_OVER) /* the over index: at most half full */
+
+/* The slot of d's (proto, port, service) in the over index: its key's, or empty. */
+static uint32_t *over_slot(const cli_summary *s, const cli_dest *d)
+{
+    size_t j = (size_t)port_hash(d) & (OVER_SLOTS - 1);
+    while (s->over_slot[j] && !same_port(&s->over[s->over_slot[j] - 1], d))
+        j = (j + 1) & (OVER_SLOTS - 1);
+    return &s->over_slot[j];
+}
+
+/* The by-port count of a record whose group is past the bound (a scan's
+ * millionth host): the rows of its port stay whole, though they cannot name
+ * the host. NULL when out of memory or a new key past CLI_SUMMARY_MAX_OVER.
+ * The keys and their index are allocated at their bound when first needed
+ * (their pages touched as keys come: a scan has one). */
+static cli_dest *over_find(cli_summary *s, const cli_summary_pending *p)
+{
+    /* a scan's records mostly share their key: the last one is tried first */
+    if (s->over_used) {
+        cli_dest *last = &s->over[s->over_last];
+        if (last->proto == p->proto && last->port == p->port && last->service == p->service)
+            return last;
+    }
+    if (!s->over_slot) {
+        s->over = malloc(CLI_SUMMARY_MAX_OVER * sizeof *s->over);
+        s->over_slot = calloc(OVER_SLOTS, sizeof *s->over_slot);
+        if (!s->over || !s->over_slot) {
+            free(s->over);
+            free(s->over_slot);
+            s->over = NULL;
+            s->over_slot = NULL;
+            return NULL;
+        }
+    }
+    cli_dest key = {.proto = p->proto, .port = p->port, .service = p->service};
+    uint32_t *slot = over_slot(s, &key);
+    if (!*slot) {
+        if (s->over_used >= CLI_SUMMARY_MAX_OVER)
+            return NULL;
+        s->over[s->over_used] = key;
+        *slot = (uint32_t)++s->over_used;
+    }
+    s->over_last = *slot - 1;
+    return &s->over[s->over_last];
+}
+
+/* The record's share of its group's counts, or of its port's past the
+ * groups' bound. */
 static void dest_count(cli_summary *s, const cli_summary_pending *p)
 {
-    bool fresh;
+    bool fresh = false;
     cli_dest *d = dest_find(s, p, &fresh);
+    if (!d && s->full) {
+        d = over_find(s, p);
+        if (!d)
+            s->oom = true;
+    }
     if (!d)
         return;
     if (!fresh)
@@ -560,9 +626,11 @@ static cli_dest_row rollup_of(const cli_dest *d)
  * instructions without a port pass, 58 M with a second sort, 36.4 M with
  * this); their table grows from a few runs, as there are mostly few. */
 typedef struct port_run {
-    const cli_dest *key; /* its first group */
-    size_t hosts;        /* its failing groups: one per host */
-    size_t row;          /* its rolled-up row, when hosts > ROLLUP_HOSTS */
+    const cli_dest *key;  /* its first group */
+    size_t hosts;         /* its failing groups: one per host */
+    const cli_dest *over; /* its records past the groups' bound, or NULL */
+    bool rolled;          /* one row: more than ROLLUP_HOSTS hosts failing, or over failing */
+    size_t row;           /* that row */
 } port_run;
 
 typedef struct port_runs {
@@ -570,17 +638,6 @@ typedef struct port_runs {
     uint32_t *slot; /* run index + 1; 0: empty */
     size_t n, cap;  /* runs used; slots (a power of two, at most half full) */
 } port_runs;
-
-static uint64_t port_hash(const cli_dest *d)
-{
-    return tt__mix64(((uint64_t)d->proto << 16 | d->port) * 0x9e3779b97f4a7c15ull ^
-                     (uint64_t)(uintptr_t)d->service);
-}
-
-static bool same_port(const cli_dest *a, const cli_dest *b)
-{
-    return a->proto == b->proto && a->port == b->port && a->service == b->service;
-}
 
 /* The slot of d's key: holding its run, or empty. */
 static uint32_t *port_slot(const port_runs *r, const cli_dest *d)
@@ -620,11 +677,16 @@ static port_run *port_run_of(port_runs *r, const cli_dest *d)
 
 /* The groups left by the host pass (rest of them, rest_fails failing): each
  * (protocol, port, service) failing on more than ROLLUP_HOSTS hosts gives
- * one row counting every group of it, the others their failing groups. */
+ * one row counting every group of it, the others their failing groups. The
+ * records past the groups' bound (s->over) join the row of their key, which
+ * they make whenever they hold a failure: their hosts are not known apart. */
 static int offer_by_port(ranked *k, const cli_dest **rest, size_t n, size_t rest_fails,
-                         bool with_uncertain)
+                         const cli_summary *s, bool with_uncertain)
 {
-    if (rest_fails <= ROLLUP_HOSTS) { /* no run can roll up: no grouping */
+    size_t over_fails = 0;
+    for (size_t i = 0; i < s->over_used; i++)
+        over_fails += failing(&s->over[i], with_uncertain);
+    if (rest_fails <= ROLLUP_HOSTS && !over_fails) { /* no run can roll up: no grouping */
         for (size_t i = 0; i < n; i++) {
             if (failing(rest[i], with_uncertain))
                 offer(k, &(cli_dest_row){.d = *rest[i]});
@@ -646,27 +708,41 @@ static int offer_by_port(ranked *k, const cli_dest **rest, size_t n, size_t rest
             goto out;
         run->hosts += failing(rest[i], with_uncertain);
     }
-    for (size_t i = 0; i < r.n; i++)
-        nrolled += r.run[i].hosts > ROLLUP_HOSTS;
+    for (size_t i = 0; i < s->over_used; i++) {
+        run = port_run_of(&r, &s->over[i]);
+        if (!run)
+            goto out;
+        run->over = &s->over[i];
+    }
+    for (size_t i = 0; i < r.n; i++) {
+        port_run *u = &r.run[i];
+        u->rolled = u->hosts > ROLLUP_HOSTS || (u->over && failing(u->over, with_uncertain));
+        nrolled += u->rolled;
+    }
     rolled = malloc(nrolled * sizeof *rolled + 1); /* + 1: never malloc(0) */
     if (!rolled)
         goto out;
     nrolled = 0;
     for (size_t i = 0; i < r.n; i++) {
-        if (r.run[i].hosts <= ROLLUP_HOSTS)
+        port_run *u = &r.run[i];
+        if (!u->rolled)
             continue;
-        r.run[i].row = nrolled;
-        rolled[nrolled] = rollup_of(r.run[i].key);
-        rolled[nrolled].hosts = r.run[i].hosts;
-        rolled[nrolled].d.ip_version = 0;
-        memset(rolled[nrolled].d.addr, 0, sizeof rolled[nrolled].d.addr);
-        nrolled++;
+        u->row = nrolled;
+        cli_dest_row *row = &rolled[nrolled++];
+        *row = rollup_of(u->key);
+        row->hosts = u->hosts;
+        row->d.ip_version = 0;
+        memset(row->d.addr, 0, sizeof row->d.addr);
+        if (u->over) {
+            row->more_hosts = true;
+            roll_into(row, u->over);
+        }
     }
     run = NULL;
     for (size_t i = 0; i < n; i++) {
         if (!run || !same_port(run->key, rest[i]))
             run = &r.run[*port_slot(&r, rest[i]) - 1]; /* every key has its run */
-        if (run->hosts > ROLLUP_HOSTS)
+        if (run->rolled)
             roll_into(&rolled[run->row], rest[i]);
         else if (failing(rest[i], with_uncertain))
             offer(k, &(cli_dest_row){.d = *rest[i]});
@@ -692,9 +768,11 @@ int cli_summary_failing(cli_summary *s, bool with_uncertain, size_t top, cli_des
     cli_summary_flush(s);
     *rows_out = NULL;
     *n_out = 0;
-    size_t n = 0;
+    size_t n = 0; /* rows at most: a failing group, or a failing key past the bound, each */
     for (size_t i = 0; i < s->dest_used; i++)
         n += failing(&s->dest[i], with_uncertain);
+    for (size_t i = 0; i < s->over_used; i++)
+        n += failing(&s->over[i], with_uncertain);
     if (!n)
         return 0;
     /* Only the rows listed are kept: all of them were 8 MiB for a scan's
@@ -735,7 +813,7 @@ int cli_summary_failing(cli_summary *s, bool with_uncertain, size_t top, cli_des
             roll_into(&r, all[m]);
         offer(&k, &r);
     }
-    int rc = offer_by_port(&k, all, rest, rest_fails, with_uncertain);
+    int rc = offer_by_port(&k, all, rest, rest_fails, s, with_uncertain);
     free(all);
     if (rc < 0) {
         free(k.rows);
@@ -746,6 +824,16 @@ int cli_summary_failing(cli_summary *s, bool with_uncertain, size_t top, cli_des
     *rows_out = k.rows;
     *n_out = k.total;
     return 0;
+}
+
+void cli_dest_row_who(const cli_dest_row *r, char *buf, size_t len)
+{
+    if (r->more_hosts) /* at least one host past the bound, whatever the count kept */
+        snprintf(buf, len, "%zu+ hosts", r->hosts ? r->hosts : 1);
+    else if (r->hosts)
+        snprintf(buf, len, "%zu hosts", r->hosts);
+    else if (!inet_ntop(r->d.ip_version == 6 ? AF_INET6 : AF_INET, r->d.addr, buf, (socklen_t)len))
+        snprintf(buf, len, "?");
 }
 
 static void print_destinations(FILE *out, cli_summary *s)
@@ -765,11 +853,7 @@ static void print_destinations(FILE *out, cli_summary *s)
     int wa = 0, ww = 0, ws = 0;
     for (size_t i = 0; i < shown; i++) {
         const cli_dest *d = &rows[i].d;
-        if (rows[i].hosts)
-            snprintf(addr[i], sizeof addr[i], "%zu hosts", rows[i].hosts);
-        else if (!inet_ntop(d->ip_version == 6 ? AF_INET6 : AF_INET, d->addr, addr[i],
-                            sizeof addr[i]))
-            strcpy(addr[i], "?");
+        cli_dest_row_who(&rows[i], addr[i], sizeof addr[i]);
         if (rows[i].ports) {
             snprintf(where[i], sizeof where[i], "%s/*", cli_proto_name(d->proto));
             snprintf(what[i], sizeof what[i], "(%zu ports)", rows[i].ports);
@@ -871,8 +955,12 @@ void cli_summary_print(cli_summary *s, const cli_summary_source *src, const tt_a
                 "may be too short for this network)\n",
                 s->late_replies);
     if (s->oom)
-        fputs("note: more destinations than the summary groups (65536), or out of memory: the "
-              "list of failing destinations is incomplete\n",
+        fputs("note: out of memory, or more than 4096 ports past the summary's 65536 "
+              "destinations: the list of failing destinations is incomplete\n",
+              out);
+    else if (s->full)
+        fputs("note: more than 65536 destinations: those past them are counted by port and "
+              "service alone (rows \"N+ hosts\")\n",
               out);
     if (st) {
         print_capture(out, st);

@@ -1179,17 +1179,122 @@ Test(summary, a_scan_of_many_hosts_rolls_each_up_and_the_groups_stay_bounded)
     c = make_conn(17, "10.0.0.1", 40000, "198.51.100.1", 53, TT_VERDICT_UNANSWERED, TT_CERTAIN);
     cli_summary_add(&s, &c);
     cli_summary_flush(&s);
-    cr_assert(s.oom, "a new group past the bound is left out, and that is recorded");
+    cr_assert(s.full, "a new group past the bound is not kept, and that is recorded");
+    cr_assert_not(s.oom, "its record is counted by port");
     cr_assert_eq(s.dest_used, CLI_SUMMARY_MAX_DESTS);
+    cr_assert_eq(s.over_used, 1);
     cr_assert_eq(cli_summary_failing(&s, false, 1, &rows, &n), 0);
-    cr_assert_eq(n, 3000);
+    cr_assert_eq(n, 3001, "the hosts' rows and udp/53's");
     cr_assert_eq(rows[0].d.failed, 9u, "10.100.0.1 has its third port-3 failure");
     free(rows);
     char *text = summary_text(&s);
     cr_assert_not_null(strstr(text, "  10.100.0.1   tcp/* (7 ports)  syn_unanswered 9 of 10\n"),
                        "%s", text);
-    cr_assert_not_null(strstr(text, "  ... and 2990 more destinations with failures\n"), "%s",
+    cr_assert_not_null(strstr(text, "  ... and 2991 more destinations with failures\n"), "%s",
                        text);
+    cr_assert_not_null(strstr(text, "note: more than 65536 destinations: those past them are "
+                                    "counted by port and service alone"),
+                       "%s", text);
+    free(text);
+    cli_summary_free(&s);
+}
+
+/* Past the groups' bound a scan's records are counted by port: its row
+ * counts every flow (the hosts known by address are a floor, "N+"); a port
+ * seen only past the bound gets a row of its own; hosts known by address
+ * on a port with failures past the bound join that row even when they are
+ * few. Past CLI_SUMMARY_MAX_OVER ports too, the list says it is incomplete. */
+Test(summary, hosts_past_the_bound_are_counted_by_port)
+{
+    cli_summary s;
+    cli_summary_init(&s);
+    char addr[32];
+    /* three hosts known by address failing on udp/5353, then a scan of
+     * tcp/443 past the bound (one flow in ten answered) */
+    for (unsigned i = 0; i < 3; i++) {
+        snprintf(addr, sizeof addr, "172.17.0.%u", i + 1);
+        tt_conn c =
+            make_conn(17, "192.0.2.1", 40000, addr, 5353, TT_VERDICT_UNANSWERED, TT_CERTAIN);
+        cli_summary_add(&s, &c);
+    }
+    unsigned total = CLI_SUMMARY_MAX_DESTS + 5000;
+    for (unsigned i = 0; i < total; i++) {
+        snprintf(addr, sizeof addr, "10.%u.%u.%u", i >> 16, (i >> 8) & 255, i & 255);
+        bool ok = i % 10 == 0;
+        tt_conn c = make_conn(6, "192.0.2.1", 40000, addr, 443,
+                              ok ? TT_VERDICT_CLOSED : TT_VERDICT_SYN_UNANSWERED,
+                              ok ? TT_CERTAINTY_NONE : TT_CERTAIN);
+        cli_summary_add(&s, &c);
+    }
+    /* past the bound: two more hosts failing on udp/5353 */
+    for (unsigned i = 0; i < 2; i++) {
+        snprintf(addr, sizeof addr, "172.16.0.%u", i + 1);
+        tt_conn c =
+            make_conn(17, "192.0.2.1", 40000, addr, 5353, TT_VERDICT_UNANSWERED, TT_CERTAIN);
+        cli_summary_add(&s, &c);
+    }
+    cli_summary_flush(&s);
+    cr_assert(s.full);
+    cr_assert_not(s.oom);
+    cr_assert_eq(s.over_used, 2);
+    cli_dest_row *rows;
+    size_t n;
+    cr_assert_eq(cli_summary_failing(&s, false, SIZE_MAX, &rows, &n), 0);
+    cr_assert_eq(n, 2, "one row per port: %zu", n);
+    /* tcp/443: 65 533 hosts kept (the bound less udp/5353's three), 58 979
+     * of them failing (all but every tenth); 70 536 flows, 63 482 failed */
+    cr_assert(rows[0].more_hosts);
+    cr_assert_eq(rows[0].d.port, 443);
+    cr_assert_eq(rows[0].d.flows, total, "every flow, kept or not");
+    cr_assert_eq(rows[0].d.failed, total - (total + 9) / 10);
+    cr_assert_eq(rows[0].d.by_verdict[TT_VERDICT_SYN_UNANSWERED], total - (total + 9) / 10);
+    cr_assert_eq(rows[0].hosts, 58979, "failing hosts among those kept: %zu", rows[0].hosts);
+    /* udp/5353: three hosts known, two past the bound: one row of five */
+    cr_assert(rows[1].more_hosts);
+    cr_assert_eq(rows[1].d.port, 5353);
+    cr_assert_eq(rows[1].d.flows, 5);
+    cr_assert_eq(rows[1].d.failed, 5);
+    cr_assert_eq(rows[1].hosts, 3);
+    char who[64];
+    cli_dest_row_who(&rows[0], who, sizeof who);
+    cr_assert_str_eq(who, "58979+ hosts");
+    cli_dest_row_who(&rows[1], who, sizeof who);
+    cr_assert_str_eq(who, "3+ hosts");
+    free(rows);
+    char *text = summary_text(&s);
+    cr_assert_not_null(strstr(text, "  58979+ hosts  tcp/443  -  syn_unanswered 63482 of 70536\n"),
+                       "%s", text);
+    cr_assert_not_null(strstr(text, "  3+ hosts      udp/5353 -  unanswered 5 of 5\n"), "%s", text);
+    free(text);
+
+    /* a new port past CLI_SUMMARY_MAX_OVER keys is counted nowhere: said */
+    for (unsigned i = 0; i < CLI_SUMMARY_MAX_OVER; i++) {
+        tt_conn c = make_conn(17, "192.0.2.1", 40000, "172.16.1.1", (uint16_t)(10000 + i),
+                              TT_VERDICT_UNANSWERED, TT_CERTAIN);
+        cli_summary_add(&s, &c);
+    }
+    cli_summary_flush(&s);
+    cr_assert_eq(s.over_used, CLI_SUMMARY_MAX_OVER);
+    cr_assert(s.oom);
+    /* a port seen only past the bound has a row of its own, of no host known */
+    cr_assert_eq(cli_summary_failing(&s, false, SIZE_MAX, &rows, &n), 0);
+    cr_assert_eq(n, CLI_SUMMARY_MAX_OVER, "443, 5353 and 4094 new ports: %zu", n);
+    size_t at = n;
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].d.port == 10000)
+            at = i;
+    cr_assert_lt(at, n);
+    cr_assert_eq(rows[at].hosts, 0);
+    cr_assert(rows[at].more_hosts);
+    cr_assert_eq(rows[at].d.failed, 1);
+    cli_dest_row_who(&rows[at], who, sizeof who);
+    cr_assert_str_eq(who, "1+ hosts");
+    free(rows);
+    text = summary_text(&s);
+    cr_assert_not_null(strstr(text, "note: out of memory, or more than 4096 ports past the "
+                                    "summary's 65536 destinations: the list of failing "
+                                    "destinations is incomplete"),
+                       "%s", text);
     free(text);
     cli_summary_free(&s);
 }

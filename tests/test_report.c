@@ -383,6 +383,44 @@ Test(report, hosts_failing_on_one_port_share_a_row)
     free(x);
 }
 
+/* Past the summary's 65 536 destinations, the hosts of a port are one row
+ * "N+ hosts" counting every flow, and the list says why. */
+Test(report, hosts_past_the_summarys_bound_share_their_ports_row)
+{
+    fixture *x = malloc(sizeof *x);
+    cr_assert(x);
+    fixture_init(x);
+    cli_summary_flush(&x->sum);
+    size_t before = x->sum.dest_used, extra = 10;
+    for (size_t i = 0; i < CLI_SUMMARY_MAX_DESTS + extra; i++) {
+        tt_conn c = {.ts_us = T0, .last_us = T0, .ip_version = 4, .proto = 17, .resp_p = 443};
+        memcpy(c.orig_h, "\x0a\x4d\x01\x02", 4);
+        c.resp_h[0] = 100;
+        c.resp_h[1] = (uint8_t)(i >> 16);
+        c.resp_h[2] = (uint8_t)(i >> 8);
+        c.resp_h[3] = (uint8_t)i;
+        c.service = "quic";
+        c.conn_state = "S0";
+        c.verdict = TT_VERDICT_UNANSWERED;
+        c.certainty = TT_CERTAIN;
+        cli_summary_add(&x->sum, &c);
+    }
+    char *html = write_report(&x->in, "r.html");
+    size_t flows = CLI_SUMMARY_MAX_DESTS + extra;
+    char row[256];
+    snprintf(row, sizeof row,
+             "<td class=\"mono\">%zu+ hosts</td><td>udp/443</td><td>quic</td><td "
+             "class=\"num bad\">%zu</td><td class=\"num\">0</td><td class=\"num\">%zu</td><td>"
+             "unanswered %zu</td>",
+             CLI_SUMMARY_MAX_DESTS - before, flows, flows, flows);
+    cr_assert(strstr(html, row), "no row %s", row);
+    cr_assert(strstr(html, "More than 65536 destinations: those past them are counted by "
+                           "port and service alone"));
+    free(html);
+    fixture_free(x);
+    free(x);
+}
+
 /* The d="..." of the UDP answer-rate series. */
 static char *udp_series(const char *html)
 {
