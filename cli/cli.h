@@ -237,7 +237,7 @@ typedef struct cli_dest_row {
     cli_dest d;
     size_t ports;    /* 0: not by host; else the failing ports rolled into this row */
     size_t hosts;    /* 0: not by port; else the failing hosts rolled into this row */
-    bool more_hosts; /* by port, with flows of hosts past the bound: hosts is a floor */
+    bool more_hosts; /* by port, with failures of hosts past the bound: hosts is a floor */
 } cli_dest_row;
 
 /* Destination groups kept at most (136 bytes each with their index slots). */

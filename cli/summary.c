@@ -734,7 +734,8 @@ static int offer_by_port(ranked *k, const cli_dest **rest, size_t n, size_t rest
         row->d.ip_version = 0;
         memset(row->d.addr, 0, sizeof row->d.addr);
         if (u->over) {
-            row->more_hosts = true;
+            /* failing hosts past the bound: how many is not known */
+            row->more_hosts = failing(u->over, with_uncertain);
             roll_into(row, u->over);
         }
     }

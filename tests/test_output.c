@@ -1203,18 +1203,20 @@ Test(summary, a_scan_of_many_hosts_rolls_each_up_and_the_groups_stay_bounded)
  * counts every flow (the hosts known by address are a floor, "N+"); a port
  * seen only past the bound gets a row of its own; hosts known by address
  * on a port with failures past the bound join that row even when they are
- * few. Past CLI_SUMMARY_MAX_OVER ports too, the list says it is incomplete. */
+ * few; flows past the bound that did not fail are counted in their port's
+ * row without making its host count a floor. Past CLI_SUMMARY_MAX_OVER ports
+ * too, the list says it is incomplete. */
 Test(summary, hosts_past_the_bound_are_counted_by_port)
 {
     cli_summary s;
     cli_summary_init(&s);
     char addr[32];
-    /* three hosts known by address failing on udp/5353, then a scan of
-     * tcp/443 past the bound (one flow in ten answered) */
-    for (unsigned i = 0; i < 3; i++) {
+    /* three hosts known by address failing on udp/5353 and six on udp/123,
+     * then a scan of tcp/443 past the bound (one flow in ten answered) */
+    for (unsigned i = 0; i < 9; i++) {
         snprintf(addr, sizeof addr, "172.17.0.%u", i + 1);
-        tt_conn c =
-            make_conn(17, "192.0.2.1", 40000, addr, 5353, TT_VERDICT_UNANSWERED, TT_CERTAIN);
+        tt_conn c = make_conn(17, "192.0.2.1", 40000, addr, i < 3 ? 5353 : 123,
+                              TT_VERDICT_UNANSWERED, TT_CERTAIN);
         cli_summary_add(&s, &c);
     }
     unsigned total = CLI_SUMMARY_MAX_DESTS + 5000;
@@ -1226,44 +1228,55 @@ Test(summary, hosts_past_the_bound_are_counted_by_port)
                               ok ? TT_CERTAINTY_NONE : TT_CERTAIN);
         cli_summary_add(&s, &c);
     }
-    /* past the bound: two more hosts failing on udp/5353 */
-    for (unsigned i = 0; i < 2; i++) {
+    /* past the bound: two more hosts failing on udp/5353, two answered on udp/123 */
+    for (unsigned i = 0; i < 4; i++) {
         snprintf(addr, sizeof addr, "172.16.0.%u", i + 1);
-        tt_conn c =
-            make_conn(17, "192.0.2.1", 40000, addr, 5353, TT_VERDICT_UNANSWERED, TT_CERTAIN);
+        tt_conn c = make_conn(17, "192.0.2.1", 40000, addr, i < 2 ? 5353 : 123,
+                              i < 2 ? TT_VERDICT_UNANSWERED : TT_VERDICT_ANSWERED,
+                              i < 2 ? TT_CERTAIN : TT_CERTAINTY_NONE);
         cli_summary_add(&s, &c);
     }
     cli_summary_flush(&s);
     cr_assert(s.full);
     cr_assert_not(s.oom);
-    cr_assert_eq(s.over_used, 2);
+    cr_assert_eq(s.over_used, 3);
     cli_dest_row *rows;
     size_t n;
     cr_assert_eq(cli_summary_failing(&s, false, SIZE_MAX, &rows, &n), 0);
-    cr_assert_eq(n, 2, "one row per port: %zu", n);
-    /* tcp/443: 65 533 hosts kept (the bound less udp/5353's three), 58 979
+    cr_assert_eq(n, 3, "one row per port: %zu", n);
+    /* tcp/443: 65 527 hosts kept (the bound less the nine UDP ones), 58 974
      * of them failing (all but every tenth); 70 536 flows, 63 482 failed */
     cr_assert(rows[0].more_hosts);
     cr_assert_eq(rows[0].d.port, 443);
     cr_assert_eq(rows[0].d.flows, total, "every flow, kept or not");
     cr_assert_eq(rows[0].d.failed, total - (total + 9) / 10);
     cr_assert_eq(rows[0].d.by_verdict[TT_VERDICT_SYN_UNANSWERED], total - (total + 9) / 10);
-    cr_assert_eq(rows[0].hosts, 58979, "failing hosts among those kept: %zu", rows[0].hosts);
+    cr_assert_eq(rows[0].hosts, 58974, "failing hosts among those kept: %zu", rows[0].hosts);
+    /* udp/123 (ranked second: six failures): six hosts failing, the two past
+     * the bound answered: their flows are counted, the host count stays exact */
+    cr_assert_not(rows[1].more_hosts);
+    cr_assert_eq(rows[1].d.port, 123);
+    cr_assert_eq(rows[1].d.flows, 8);
+    cr_assert_eq(rows[1].d.failed, 6);
+    cr_assert_eq(rows[1].hosts, 6);
     /* udp/5353: three hosts known, two past the bound: one row of five */
-    cr_assert(rows[1].more_hosts);
-    cr_assert_eq(rows[1].d.port, 5353);
-    cr_assert_eq(rows[1].d.flows, 5);
-    cr_assert_eq(rows[1].d.failed, 5);
-    cr_assert_eq(rows[1].hosts, 3);
+    cr_assert(rows[2].more_hosts);
+    cr_assert_eq(rows[2].d.port, 5353);
+    cr_assert_eq(rows[2].d.flows, 5);
+    cr_assert_eq(rows[2].d.failed, 5);
+    cr_assert_eq(rows[2].hosts, 3);
     char who[64];
     cli_dest_row_who(&rows[0], who, sizeof who);
-    cr_assert_str_eq(who, "58979+ hosts");
+    cr_assert_str_eq(who, "58974+ hosts");
     cli_dest_row_who(&rows[1], who, sizeof who);
+    cr_assert_str_eq(who, "6 hosts");
+    cli_dest_row_who(&rows[2], who, sizeof who);
     cr_assert_str_eq(who, "3+ hosts");
     free(rows);
     char *text = summary_text(&s);
-    cr_assert_not_null(strstr(text, "  58979+ hosts  tcp/443  -  syn_unanswered 63482 of 70536\n"),
+    cr_assert_not_null(strstr(text, "  58974+ hosts  tcp/443  -  syn_unanswered 63482 of 70536\n"),
                        "%s", text);
+    cr_assert_not_null(strstr(text, "  6 hosts       udp/123  -  unanswered 6 of 8\n"), "%s", text);
     cr_assert_not_null(strstr(text, "  3+ hosts      udp/5353 -  unanswered 5 of 5\n"), "%s", text);
     free(text);
 
@@ -1278,7 +1291,7 @@ Test(summary, hosts_past_the_bound_are_counted_by_port)
     cr_assert(s.oom);
     /* a port seen only past the bound has a row of its own, of no host known */
     cr_assert_eq(cli_summary_failing(&s, false, SIZE_MAX, &rows, &n), 0);
-    cr_assert_eq(n, CLI_SUMMARY_MAX_OVER, "443, 5353 and 4094 new ports: %zu", n);
+    cr_assert_eq(n, CLI_SUMMARY_MAX_OVER, "443, 5353, 123 and 4093 new ports: %zu", n);
     size_t at = n;
     for (size_t i = 0; i < n; i++)
         if (rows[i].d.port == 10000)
