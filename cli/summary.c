@@ -630,6 +630,7 @@ typedef struct port_run {
     size_t hosts;         /* its failing groups: one per host */
     const cli_dest *over; /* its records past the groups' bound, or NULL */
     bool rolled;          /* one row: more than ROLLUP_HOSTS hosts failing, or over failing */
+    bool stray;           /* failing only past the bound, and little: see offer_by_port */
     size_t row;           /* that row */
 } port_run;
 
@@ -679,7 +680,11 @@ static port_run *port_run_of(port_runs *r, const cli_dest *d)
  * (protocol, port, service) failing on more than ROLLUP_HOSTS hosts gives
  * one row counting every group of it, the others their failing groups. The
  * records past the groups' bound (s->over) join the row of their key, which
- * they make whenever they hold a failure: their hosts are not known apart. */
+ * they make whenever they hold a failure: their hosts are not known apart.
+ * Keys that failed only there and at most ROLLUP_HOSTS times (a host's
+ * ports scanned once the groups were full), when more than ROLLUP_PORTS of
+ * one protocol, share one row of that protocol: its ports counted, at least
+ * one host. */
 static int offer_by_port(ranked *k, const cli_dest **rest, size_t n, size_t rest_fails,
                          const cli_summary *s, bool with_uncertain)
 {
@@ -714,17 +719,39 @@ static int offer_by_port(ranked *k, const cli_dest **rest, size_t n, size_t rest
             goto out;
         run->over = &s->over[i];
     }
+    size_t strays[256] = {0}, stray_row[256];
     for (size_t i = 0; i < r.n; i++) {
         port_run *u = &r.run[i];
-        u->rolled = u->hosts > ROLLUP_HOSTS || (u->over && failing(u->over, with_uncertain));
-        nrolled += u->rolled;
+        u->stray = u->over && !u->hosts && failing(u->over, with_uncertain) &&
+                   u->over->failed + (with_uncertain ? u->over->uncertain : 0) <= ROLLUP_HOSTS;
+        strays[u->key->proto] += u->stray;
     }
+    for (size_t i = 0; i < r.n; i++) {
+        port_run *u = &r.run[i];
+        u->stray = u->stray && strays[u->key->proto] > ROLLUP_PORTS; /* grouped, then */
+        u->rolled = u->hosts > ROLLUP_HOSTS || (u->over && failing(u->over, with_uncertain));
+        nrolled += u->rolled && !u->stray;
+    }
+    for (unsigned p = 0; p < 256; p++)
+        nrolled += strays[p] > ROLLUP_PORTS;
     rolled = malloc(nrolled * sizeof *rolled + 1); /* + 1: never malloc(0) */
     if (!rolled)
         goto out;
     nrolled = 0;
+    for (unsigned p = 0; p < 256; p++) {
+        if (strays[p] <= ROLLUP_PORTS)
+            continue;
+        stray_row[p] = nrolled;
+        rolled[nrolled++] =
+            (cli_dest_row){.d.proto = (uint8_t)p, .ports = strays[p], .more_hosts = true};
+    }
     for (size_t i = 0; i < r.n; i++) {
         port_run *u = &r.run[i];
+        if (u->stray) {
+            u->row = stray_row[u->key->proto];
+            roll_into(&rolled[u->row], u->over);
+            continue;
+        }
         if (!u->rolled)
             continue;
         u->row = nrolled;

@@ -1204,8 +1204,9 @@ Test(summary, a_scan_of_many_hosts_rolls_each_up_and_the_groups_stay_bounded)
  * seen only past the bound gets a row of its own; hosts known by address
  * on a port with failures past the bound join that row even when they are
  * few; flows past the bound that did not fail are counted in their port's
- * row without making its host count a floor. Past CLI_SUMMARY_MAX_OVER ports
- * too, the list says it is incomplete. */
+ * row without making its host count a floor; more than five ports of one
+ * protocol that failed only past the bound, and little, share one row.
+ * Past CLI_SUMMARY_MAX_OVER ports too, the list says it is incomplete. */
 Test(summary, hosts_past_the_bound_are_counted_by_port)
 {
     cli_summary s;
@@ -1280,21 +1281,18 @@ Test(summary, hosts_past_the_bound_are_counted_by_port)
     cr_assert_not_null(strstr(text, "  3+ hosts      udp/5353 -  unanswered 5 of 5\n"), "%s", text);
     free(text);
 
-    /* a new port past CLI_SUMMARY_MAX_OVER keys is counted nowhere: said */
-    for (unsigned i = 0; i < CLI_SUMMARY_MAX_OVER; i++) {
-        tt_conn c = make_conn(17, "192.0.2.1", 40000, "172.16.1.1", (uint16_t)(10000 + i),
+    /* a port that failed only past the bound, once: a row of its own, of
+     * no host known */
+    for (unsigned i = 0; i < 3; i++) {
+        tt_conn c = make_conn(17, "192.0.2.1", 40000, "172.16.1.1", (uint16_t)(20000 + i),
                               TT_VERDICT_UNANSWERED, TT_CERTAIN);
         cli_summary_add(&s, &c);
     }
-    cli_summary_flush(&s);
-    cr_assert_eq(s.over_used, CLI_SUMMARY_MAX_OVER);
-    cr_assert(s.oom);
-    /* a port seen only past the bound has a row of its own, of no host known */
     cr_assert_eq(cli_summary_failing(&s, false, SIZE_MAX, &rows, &n), 0);
-    cr_assert_eq(n, CLI_SUMMARY_MAX_OVER, "443, 5353, 123 and 4093 new ports: %zu", n);
+    cr_assert_eq(n, 6, "443, 123, 5353 and three new ports: %zu", n);
     size_t at = n;
     for (size_t i = 0; i < n; i++)
-        if (rows[i].d.port == 10000)
+        if (rows[i].d.port == 20000)
             at = i;
     cr_assert_lt(at, n);
     cr_assert_eq(rows[at].hosts, 0);
@@ -1303,7 +1301,30 @@ Test(summary, hosts_past_the_bound_are_counted_by_port)
     cli_dest_row_who(&rows[at], who, sizeof who);
     cr_assert_str_eq(who, "1+ hosts");
     free(rows);
+    /* more than five such ports of one protocol (a host's ports scanned once
+     * the groups were full) share a row; past CLI_SUMMARY_MAX_OVER keys a new
+     * port is counted nowhere, and the note says so */
+    for (unsigned i = 0; i < CLI_SUMMARY_MAX_OVER; i++) {
+        tt_conn c = make_conn(17, "192.0.2.1", 40000, "172.16.1.1", (uint16_t)(10000 + i),
+                              TT_VERDICT_UNANSWERED, TT_CERTAIN);
+        cli_summary_add(&s, &c);
+    }
+    cli_summary_flush(&s);
+    cr_assert_eq(s.over_used, CLI_SUMMARY_MAX_OVER);
+    cr_assert(s.oom);
+    cr_assert_eq(cli_summary_failing(&s, false, SIZE_MAX, &rows, &n), 0);
+    cr_assert_eq(n, 4, "443, 123, 5353 and udp/*: %zu", n);
+    cr_assert_eq(rows[1].ports, CLI_SUMMARY_MAX_OVER - 3, "every key but 443, 123 and 5353");
+    cr_assert_eq(rows[1].d.proto, 17);
+    cr_assert_eq(rows[1].d.failed, CLI_SUMMARY_MAX_OVER - 3, "ranked second");
+    cr_assert_eq(rows[1].d.flows, CLI_SUMMARY_MAX_OVER - 3);
+    cli_dest_row_who(&rows[1], who, sizeof who);
+    cr_assert_str_eq(who, "1+ hosts");
+    free(rows);
     text = summary_text(&s);
+    cr_assert_not_null(
+        strstr(text, "  1+ hosts      udp/*    (4093 ports)  unanswered 4093 of 4093\n"), "%s",
+        text);
     cr_assert_not_null(strstr(text, "note: out of memory, or more than 4096 ports past the "
                                     "summary's 65536 destinations: the list of failing "
                                     "destinations is incomplete"),
