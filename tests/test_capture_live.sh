@@ -30,6 +30,7 @@ V4_A=10.89.0.1 V4_B=10.89.0.2 V6_A=fd89::1 V6_B=fd89::2
 PORT_TCP_BLACKHOLE=8080 PORT_UDP_BLACKHOLE=5301
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/tt-capture.XXXXXX")
 CTL=$TMP/ctl.sock
+CTL2=$TMP/ctl2.sock
 CAP_PID='' STREAM_PID='' QUIET_PID=''
 
 LAB_ID=cap$ID
@@ -130,10 +131,10 @@ ip netns exec "$NS_A" "$BIN" capture -i "$IF_A" --duration 6 --syn-deadline 2 --
     >"$TMP/cap.out" 2>"$TMP/cap.err" </dev/null &
 CAP_PID=$!
 # A second capture of the same traffic writes its logs as connections finish
-# (the default, named).
+# (the default, named), and stops nDPI at each flow's first name.
 ip netns exec "$NS_A" "$BIN" capture -i "$IF_A" --duration 6 --syn-deadline 2 --udp-deadline 2 \
-    --stream-logs --conn-log "$TMP/stream.conn.log" --json "$TMP/stream.json" --no-control \
-    >"$TMP/stream.out" 2>"$TMP/stream.err" </dev/null &
+    --stream-logs --conn-log "$TMP/stream.conn.log" --json "$TMP/stream.json" \
+    --dpi-first-name --control "$CTL2" >"$TMP/stream.out" 2>"$TMP/stream.err" </dev/null &
 STREAM_PID=$!
 lab_wait_line "$TMP/cap.err" 'capture: listening on' "$CAP_PID" || { fail "the capture did not start"; dump cap.err "$TMP/cap.err"; exit 1; }
 lab_wait_line "$TMP/stream.err" 'capture: listening on' "$STREAM_PID" || { fail "the streaming capture did not start"; dump stream.err "$TMP/stream.err"; exit 1; }
@@ -152,6 +153,16 @@ lab_workload_wait
 wait "$bh_tcp" "$bh_udp"
 "$BIN" status --control "$CTL" >"$TMP/status.json" 2>"$TMP/status.err"
 check "status: exit 0" test $? = 0
+"$BIN" status --control "$CTL2" >"$TMP/status2.json" 2>"$TMP/status2.err"
+# The same traffic: with --dpi-first-name nDPI read fewer packets (not the
+# HTTP responses, not the DNS answers) and named as many flows.
+check "status: nDPI read fewer packets with --dpi-first-name" python3 - "$TMP/status.json" \
+    "$TMP/status2.json" <<'EOF'
+import json, sys
+full, first = (json.load(open(p))['dpi'] for p in sys.argv[1:3])
+assert full['classified'] > 5 and first['classified'] >= full['classified'], (full, first)
+assert 0 < first['packets'] < full['packets'], (full, first)
+EOF
 check "status: JSON naming the interface, kernel drops and the marker" python3 - "$TMP/status.json" "$IF_A" <<'EOF'
 import json, sys
 j = json.load(open(sys.argv[1]))
@@ -243,6 +254,11 @@ check "--stream-logs: the header is the sorted log's" \
 check "--stream-logs: 23 columns on every line, #close at the end" \
     awk -F'\t' '!/^#/ && NF != 23 {bad = 1} END {exit bad}' "$TMP/stream.conn.log"
 check "--stream-logs: ends with #close" sh -c "tail -1 '$TMP/stream.conn.log' | grep -q '^#close'"
+# The lab's services get the same names with --dpi-first-name (it costs a
+# name only where nDPI's later packets refine it: no such protocol here).
+check "--dpi-first-name: the services named as by the full classification" \
+    diff <(grep -v '^#' "$TMP/cap.conn.log" | cut -f6,7,8 | sort -u) \
+    <(grep -v '^#' "$TMP/stream.conn.log" | cut -f6,7,8 | sort -u)
 
 # ---- a running capture's logs reach the files once a second -------------------
 # (no log option: the default). Two blackholed attempts half a second apart,
