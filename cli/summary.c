@@ -177,7 +177,7 @@ static cli_dest *over_find(cli_summary *s, const cli_summary_pending *p)
             return last;
     }
     if (!s->over_slot) {
-        s->over = malloc(CLI_SUMMARY_MAX_OVER * sizeof *s->over);
+        s->over = calloc(CLI_SUMMARY_MAX_OVER, sizeof *s->over);
         s->over_slot = calloc(OVER_SLOTS, sizeof *s->over_slot);
         if (!s->over || !s->over_slot) {
             free(s->over);
