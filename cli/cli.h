@@ -231,8 +231,11 @@ typedef struct cli_dest {
  * to that host and protocol; or, of the groups not in such a row, every group
  * of one protocol, port and service when more than 5 hosts failed on it (a
  * service broken everywhere, a sweep), with no address (version 0) and the
- * counts of every flow to that port and service — with those of the hosts
- * past the groups' bound (more_hosts), whose failures always get such a row. */
+ * counts of every flow to that port and service — with those of the groups
+ * past the summary's bound (more_hosts), whose failures always get such a row,
+ * except that more than 5 ports of one protocol that failed only past the
+ * bound, at most 5 times each, share one row of that protocol (port 0, no
+ * service, ports counted, more_hosts). */
 typedef struct cli_dest_row {
     cli_dest d;
     size_t ports;    /* 0: not by host; else the failing ports rolled into this row */
@@ -273,7 +276,7 @@ typedef struct cli_summary {
     uint64_t *slot;  /* open addressing: hash high bits << 32 | group index + 1; 0 empty */
     size_t slot_cap; /* a power of two, at least twice dest_used */
     cli_strtab strings;
-    bool full;           /* the groups reached their bound: later hosts are counted in over */
+    bool full;           /* the groups reached their bound: later groups' records are in over */
     bool oom;            /* a record was counted in no group (out of memory, over full) */
     cli_dest *over;      /* records past the bound by (proto, port, service) */
     uint32_t *over_slot; /* their index: open addressing, key index + 1; 0 empty */
@@ -329,8 +332,8 @@ cli_judgement cli_summary_judge(const cli_summary *s, char *buf, size_t len);
  * Returns 0 or TT_ENOMEM. */
 int cli_summary_failing(cli_summary *s, bool with_uncertain, size_t top, cli_dest_row **rows,
                         size_t *n);
-/* Who a row is about: its address, "N hosts" (by port), or "N+ hosts" (by
- * port, with hosts past the groups' bound). */
+/* Who a row is about: its address, "N hosts" (by port), or "N+ hosts" (with
+ * failing hosts past the groups' bound: N the failing hosts kept, at least 1). */
 void cli_dest_row_who(const cli_dest_row *r, char *buf, size_t len);
 /* Writes the whole summary; st may be NULL (no capture line). */
 void cli_summary_print(cli_summary *s, const cli_summary_source *src, const tt_analyzer_stats *st,
