@@ -688,10 +688,7 @@ static port_run *port_run_of(port_runs *r, const cli_dest *d)
 static int offer_by_port(ranked *k, const cli_dest **rest, size_t n, size_t rest_fails,
                          const cli_summary *s, bool with_uncertain)
 {
-    size_t over_fails = 0;
-    for (size_t i = 0; i < s->over_used; i++)
-        over_fails += failing(&s->over[i], with_uncertain);
-    if (rest_fails <= ROLLUP_HOSTS && !over_fails) { /* no run can roll up: no grouping */
+    if (rest_fails <= ROLLUP_HOSTS && !s->over_used) { /* no run can roll up: no grouping */
         for (size_t i = 0; i < n; i++) {
             if (failing(rest[i], with_uncertain))
                 offer(k, &(cli_dest_row){.d = *rest[i]});
