@@ -5,6 +5,9 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
+#if defined(__GLIBC__) || defined(__linux__)
+#include <stdio_ext.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -121,6 +124,15 @@ int tt_pcapfile_open(tt_pcapfile **out, const char *path, const char *bpf, char 
      * packets. A larger one makes reading a capture a few syscalls per MiB. */
     if (!is_stdin && (f->iobuf = malloc(READ_BUFFER)) != NULL)
         (void)setvbuf(fp, f->iobuf, _IOFBF, READ_BUFFER);
+#ifdef FSETLOCKING_BYCALLER
+    /* libpcap reads each record with two fread()s, and once a process has a
+     * second thread (replay's analysis thread) glibc locks the stream for
+     * each: four atomic operations a packet that a single-threaded reader
+     * such as tcpdump never pays. A tt_pcapfile is used by one thread at a
+     * time (as a pcap_t must be), so the stream needs no lock of its own. */
+    if (!is_stdin)
+        (void)__fsetlocking(fp, FSETLOCKING_BYCALLER);
+#endif
 
     char pe[PCAP_ERRBUF_SIZE] = "";
     f->p = pcap_fopen_offline_with_tstamp_precision(fp, PCAP_TSTAMP_PRECISION_MICRO, pe);
