@@ -4,7 +4,8 @@
  * what the analyzer decodes, applies an optional BPF filter, hands out
  * packets without allocating, and tells a damaged file (error mid-way) apart
  * from its clean end, so that a caller can still report everything read
- * before the fault.
+ * before the fault. A handle is used by one thread at a time (as a pcap_t
+ * must be): its stream is read without stdio's lock.
  *
  *     tt_pcapfile *f;
  *     char err[TT_ERRBUF_SIZE];
