@@ -234,6 +234,17 @@ static bool icontains(const char *hay, const char *needle)
     return false;
 }
 
+static void set_worst(dash_row *r)
+{
+    uint64_t best = 0;
+    r->worst = TT_VERDICT_PENDING;
+    for (int v = 0; v < TT_VERDICT_COUNT; v++)
+        if (tt_verdict_is_failure((tt_verdict)v) && r->by_verdict[v] > best) {
+            best = r->by_verdict[v];
+            r->worst = (tt_verdict)v;
+        }
+}
+
 static void fill_row(dash_row *r, const dash_group *e)
 {
     memset(r, 0, sizeof *r);
@@ -246,6 +257,8 @@ static void fill_row(dash_row *r, const dash_group *e)
     r->flows = e->flows;
     r->failed = e->failed;
     r->uncertain = e->uncertain;
+    for (int v = 0; v < TT_VERDICT_COUNT; v++)
+        r->by_verdict[v] = e->by_verdict[v];
     if (e->other) {
         snprintf(r->name, sizeof r->name, "(other destinations)");
         snprintf(r->where, sizeof r->where, "%s", cli_proto_name(e->proto));
@@ -253,13 +266,7 @@ static void fill_row(dash_row *r, const dash_group *e)
         inet_ntop(e->ip_version == 4 ? AF_INET : AF_INET6, e->addr, r->name, sizeof r->name);
         dash_where(e->proto, e->port, r->where, sizeof r->where);
     }
-    uint32_t best = 0;
-    r->worst = TT_VERDICT_PENDING;
-    for (int v = 0; v < TT_VERDICT_COUNT; v++)
-        if (tt_verdict_is_failure((tt_verdict)v) && e->by_verdict[v] > best) {
-            best = e->by_verdict[v];
-            r->worst = (tt_verdict)v;
-        }
+    set_worst(r);
 }
 
 static bool row_matches(const dash_row *r, const char *filter)
@@ -337,6 +344,51 @@ static int cmp_label(const void *x, const void *y)
     return strcmp(svc_label(x), svc_label(y));
 }
 
+static int cmp_host_port(const void *x, const void *y)
+{
+    return cmp_name_dest(x, y);
+}
+
+static bool same_host(const dash_row *a, const dash_row *b)
+{
+    return !a->other && !b->other && a->ip_version == b->ip_version && a->proto == b->proto &&
+           memcmp(a->addr, b->addr, 16) == 0;
+}
+
+/* Rolls each host's ports of one protocol into one row where more than
+ * DASH_ROLLUP_PORTS of them have certain failures (the rows sorted by host
+ * first). Returns the number of rows left, in place. */
+static size_t roll_up_hosts(dash_row *rows, size_t n)
+{
+    qsort(rows, n, sizeof *rows, cmp_host_port);
+    size_t out = 0;
+    for (size_t i = 0, j; i < n; i = j) {
+        uint32_t failing = 0;
+        for (j = i; j < n && (j == i || same_host(&rows[i], &rows[j])); j++)
+            failing += rows[j].failed > 0;
+        if (failing <= DASH_ROLLUP_PORTS) {
+            memmove(&rows[out], &rows[i], (j - i) * sizeof *rows); /* out <= i */
+            out += j - i;
+            continue;
+        }
+        dash_row r = rows[i];
+        r.port = 0;
+        r.ports = failing;
+        r.service = NULL;
+        snprintf(r.where, sizeof r.where, "%s/*", cli_proto_name(r.proto));
+        for (size_t m = i + 1; m < j; m++) {
+            r.flows += rows[m].flows;
+            r.failed += rows[m].failed;
+            r.uncertain += rows[m].uncertain;
+            for (int v = 0; v < TT_VERDICT_COUNT; v++)
+                r.by_verdict[v] += rows[m].by_verdict[v];
+        }
+        set_worst(&r);
+        rows[out++] = r;
+    }
+    return out;
+}
+
 static bool reserve(dash_row **v, size_t *cap, size_t need)
 {
     if (need <= *cap)
@@ -387,6 +439,8 @@ int dash_rows_build(const dash_snap *s, const char *filter, int sort, dash_row *
         t->worst = TT_VERDICT_PENDING;
     }
     *nsvc = m;
+    *ndest = roll_up_hosts(*dest, n);
+    n = *ndest;
 
     g_sort = sort;
     qsort(*dest, n, sizeof **dest, cmp_dest);

@@ -68,15 +68,22 @@ void dash_agg_judge(dash_agg *g, const tt_conn *c, tt_verdict old, tt_certainty 
 /* What the panels show: a row of the services or destinations panel. */
 typedef struct dash_row {
     char name[48];  /* host, or service label */
-    char where[16]; /* "tcp/80" (destinations) */
+    char where[16]; /* "tcp/80"; for a host's ports in one row, "tcp/" and a star */
     const char *service;
     uint8_t ip_version, proto;
-    uint16_t port;
+    uint16_t port;  /* 0 when ports > 0 */
+    uint32_t ports; /* 0: one port; else the failing ports rolled into this row */
     uint8_t addr[16];
     bool other;
     uint64_t flows, failed, uncertain;
-    tt_verdict worst; /* the most frequent failure verdict; PENDING: none */
+    uint64_t by_verdict[TT_VERDICT_COUNT]; /* flows now holding each verdict */
+    tt_verdict worst;                      /* the most frequent failure verdict; PENDING: none */
 } dash_row;
+
+/* Above this many failing ports on one host and protocol (a scan, a host
+ * that is down), the destinations panel shows them as one row, as the
+ * summary does (cli/summary.c ROLLUP_PORTS). */
+#define DASH_ROLLUP_PORTS 5
 
 enum { DASH_SORT_FAILURES, DASH_SORT_FLOWS, DASH_SORT_NAME, DASH_SORT_COUNT };
 
@@ -97,7 +104,11 @@ void dash_snap_free(dash_snap *s);
 
 /* Builds the destination and service rows from s: filtered (substring of
  * host, proto/port, port or service; case-insensitive; "" keeps all), then
- * sorted. The arrays grow as needed; returns 0 or TT_ENOMEM. */
+ * sorted. Services count the filtered destinations; of those, a host's
+ * ports of one protocol share one destination row ("tcp/" and a star, counting every
+ * flow to that host and protocol) when more than DASH_ROLLUP_PORTS of them
+ * have certain failures. The arrays grow as needed; returns 0 or
+ * TT_ENOMEM. */
 int dash_rows_build(const dash_snap *s, const char *filter, int sort, dash_row **dest,
                     size_t *ndest, size_t *dest_cap, dash_row **svc, size_t *nsvc, size_t *svc_cap);
 

@@ -411,7 +411,16 @@ static void draw_dest(const cli_dashboard *d, rect r)
         dash_pen_put(&hp, e->failed ? ST_BOLD : ST_NORMAL, e->name);
         pen wp = dash_pen_at(d, p.y, hp.x + 1, ww);
         dash_pen_put(&wp, ST_NORMAL, e->where);
-        if (service) {
+        if (service && e->ports) {
+            /* a host's ports in one row: how many, in the column and its gap */
+            pen sp = dash_pen_at(d, p.y, r.x + dw + 1, sw);
+            char ports[24];
+            if (e->ports < 10000)
+                snprintf(ports, sizeof ports, "%u ports", (unsigned)e->ports);
+            else
+                snprintf(ports, sizeof ports, "%uk ports", (unsigned)(e->ports / 1000));
+            dash_pen_put(&sp, ST_DIM, ports);
+        } else if (service) {
             pen sp = dash_pen_at(d, p.y, r.x + dw + 1, sw - 1);
             dash_pen_put(&sp, ST_DIM, e->service ? e->service : "-");
         }

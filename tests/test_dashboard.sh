@@ -8,7 +8,8 @@
 # the timeline, the summary and --alerts show; '/', 's', 'p', '?'; every
 # panel title at 80x24 after a resize; 'q' giving the terminal back (no
 # alternate screen, cursor visible, stty settings unchanged) and the summary
-# printed after it.
+# printed after it; a port scan's 40 ports as one destination row, as the
+# summary shows them.
 #
 # Needs $TT_BIN and tmux (exit 77 without tmux). The scenario is
 # captures/udp-synack-drop-v4 (a recorded filter upgrade); when it is
@@ -56,6 +57,29 @@ lacks() {
     else ok; fi
 }
 
+# rawpcap.py: what the generated captures below are written with (raw IP).
+cat >"$TMP/rawpcap.py" <<'EOF'
+import struct
+def csum(b):
+    if len(b) % 2: b += b'\0'
+    s = sum(struct.unpack('>%dH' % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+def ip(src, dst, proto, payload):
+    h = struct.pack('>BBHHHBBH4s4s', 0x45, 0, 20 + len(payload), 0, 0, 64, proto, 0, src, dst)
+    return h[:10] + struct.pack('>H', csum(h)) + h[12:] + payload
+def tcp(src, dst, s, d, seq, ack, flags):
+    return ip(src, dst, 6, struct.pack('>HHIIBBHHH', s, d, seq, ack, 0x50, flags, 65535, 0, 0))
+def write(path, pkts):
+    """pkts: (seconds, IP packet), written in time order."""
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<IHHiIII', 0xa1b2c3d4, 2, 4, 0, 0, 65535, 101))
+        for t, p in sorted(pkts, key=lambda x: x[0]):
+            us = int(round(t * 1e6))
+            f.write(struct.pack('<IIII', us // 1000000, us % 1000000, len(p), len(p)) + p)
+EOF
+export PYTHONPATH="$TMP"
+
 # ---- the scenario ---------------------------------------------------------
 
 CAP=captures/udp-synack-drop-v4-raw.pcap
@@ -71,14 +95,7 @@ else
     echo "note: $MARKFILE missing, using a synthetic capture"
     python3 - "$CAP" <<'EOF'
 import struct, sys
-def csum(b):
-    if len(b) % 2: b += b'\0'
-    s = sum(struct.unpack('>%dH' % (len(b) // 2), b))
-    while s >> 16: s = (s & 0xffff) + (s >> 16)
-    return ~s & 0xffff
-def ip(src, dst, proto, payload):
-    h = struct.pack('>BBHHHBBH4s4s', 0x45, 0, 20 + len(payload), 0, 0, 64, proto, 0, src, dst)
-    return h[:10] + struct.pack('>H', csum(h)) + h[12:] + payload
+from rawpcap import ip, tcp, write
 C, S = bytes([10, 0, 0, 2]), bytes([10, 0, 0, 1])
 pkts = []
 t0 = 1764230400.0
@@ -92,8 +109,6 @@ for i in range(40):
         a = struct.pack('>HHHH', 53, port, 20, 0) + b'\x12\x34\x81\x80' + b'\0' * 8
         pkts.append((t + 0.01, ip(S, C, 17, a)))
     sp = 40000 + i
-    def tcp(src, dst, s, d, seq, ack, flags):
-        return ip(src, dst, 6, struct.pack('>HHIIBBHHH', s, d, seq, ack, 0x50, flags, 65535, 0, 0))
     pkts.append((t + 0.1, tcp(C, S, sp, 80, 1000, 0, 0x02)))
     if not after:
         pkts.append((t + 0.11, tcp(S, C, 80, sp, 5000, 1001, 0x12)))
@@ -101,12 +116,7 @@ for i in range(40):
         pkts.append((t + 0.13, tcp(C, S, sp, 80, 1001, 5001, 0x11)))
         pkts.append((t + 0.14, tcp(S, C, 80, sp, 5001, 1002, 0x11)))
         pkts.append((t + 0.15, tcp(C, S, sp, 80, 1002, 5002, 0x10)))
-pkts.sort(key=lambda p: p[0])
-with open(sys.argv[1], 'wb') as f:
-    f.write(struct.pack('<IHHiIII', 0xa1b2c3d4, 2, 4, 0, 0, 65535, 101))
-    for t, p in pkts:
-        us = int(round(t * 1e6))
-        f.write(struct.pack('<IIII', us // 1000000, us % 1000000, len(p), len(p)) + p)
+write(sys.argv[1], pkts)
 EOF
 fi
 
@@ -380,6 +390,35 @@ TM capture-pane -p -t dash -S -60 >"$TMP/after3.txt"
 has "$TMP/exit3" "exit=0" "run 3: exit status after an early q"
 has "$TMP/after3.txt" "reading stopped by the user" "run 3: the summary says reading stopped"
 [ -s "$TMP/early.json" ] && ok || fail "run 3: --json empty after an early q"
+
+# ---- run 4: a port scan is one destination row, as in the summary ----------
+
+# 40 SYNs from 10.1.1.1 to 40 ports of 10.9.9.9, never answered, then a
+# datagram 30 s later that moves the clock past their deadlines (raw IP).
+python3 - "$TMP/scan.pcap" <<'EOF'
+import struct, sys
+from rawpcap import ip, tcp, write
+src, dst = bytes([10, 1, 1, 1]), bytes([10, 9, 9, 9])
+pkts = [(1700000000 + i / 10, tcp(src, dst, 40000 + i, 2000 + i, 1000 + i, 0, 0x02))
+        for i in range(40)]
+pkts.append((1700000030, ip(src, bytes([10, 9, 9, 8]), 17, struct.pack('>HHHH', 40100, 9, 8, 0))))
+write(sys.argv[1], pkts)
+EOF
+"$BIN" replay "$TMP/scan.pcap" >"$TMP/scan-summary.txt" 2>&1
+has "$TMP/scan-summary.txt" "10.9.9.9  tcp/* (40 ports)  syn_unanswered 40 of 40" "run 4: the summary's row"
+send "clear; $(printf %q "$BIN") replay $(printf %q "$TMP/scan.pcap") --dashboard --speed max; echo \"exit=\$?\" >$TMP/exit4" Enter
+if wait_for "end of file" 20; then ok; else fail "run 4: never reached the end of the file"; fi
+sleep 0.5
+screen >"$TMP/scan-screen.txt"
+cp "$TMP/scan-screen.txt" "$OUT/dashboard-scan-120x40.txt" 2>/dev/null
+grep -E ' 10\.9\.9\.9 tcp/\* +40 ports +40/40 ' "$TMP/scan-screen.txt" >/dev/null && ok ||
+    { fail "run 4: no single row '10.9.9.9 tcp/*  40 ports  40/40'"; sed 's/^/    | /' "$TMP/scan-screen.txt" >&2; }
+sed -n '/Destinations sort/,$p' "$TMP/scan-screen.txt" >"$TMP/scan-dest.txt"
+has "$TMP/scan-dest.txt" "10.9.9.8 udp/9" "run 4: the other destination's row"
+lacks "$TMP/scan-dest.txt" "tcp/20" "run 4: a scanned port has a destination row of its own"
+send q
+wait_for "tt-prompt\$" 20 || fail "run 4: no prompt after q"
+has "$TMP/exit4" "exit=0" "run 4: exit status"
 
 echo "test_dashboard: $checks checks, $fails failed"
 [ "$fails" -eq 0 ]
