@@ -555,15 +555,19 @@ static void grow_buckets(tt_analyzer *a)
     a->bused = old * 2;
 }
 
-/* Reports a flow (final verdict, on_conn) and returns it to the pool. */
-static void release(tt_analyzer *a, uint32_t idx, uint64_t now)
+/* Reports a flow (final verdict, on_conn) and returns it to the pool.
+ * judged: the caller has just judged it, with nothing seen since, so its
+ * final verdict is the one it holds (a judged flow is due either way in
+ * tt__verdict) and judging it again would only compute it twice. */
+static void release(tt_analyzer *a, uint32_t idx, uint64_t now, bool judged)
 {
     tt__flow *f = &a->flows[idx];
     if (f->dpi_slot != TT__NIL) {
         dpi_release(a, f, true);
         a->st.dpi_given_up++;
     }
-    judge(a, idx, now, true);
+    if (!judged || !(f->flags & TT__F_JUDGED))
+        judge(a, idx, now, true);
     if (a->cfg.on_conn) {
         tt_conn c;
         build_conn(a, f, &c);
@@ -605,7 +609,7 @@ static void evict_one(tt_analyzer *a, uint64_t now)
     if (victim != TT__NIL && a->lists[TT__LC_TCP_SETUP].n > a->max_flows / 2) {
         a->flows[victim].unc_why |= TT_UNC_EVICTED;
         a->st.events[TT_EV_FLOW_EVICTED]++;
-        release(a, victim, now);
+        release(a, victim, now, false);
         return;
     }
     victim = TT__NIL;
@@ -620,7 +624,7 @@ static void evict_one(tt_analyzer *a, uint64_t now)
         return;
     a->flows[victim].unc_why |= TT_UNC_EVICTED;
     a->st.events[TT_EV_FLOW_EVICTED]++;
-    release(a, victim, now);
+    release(a, victim, now, false);
 }
 
 /* A flow for packet p, whose key hashes to h (hash_key: the lookup's). */
@@ -722,14 +726,14 @@ void tt_analyzer_advance(tt_analyzer *a, uint64_t now)
                 (f->u.ep[0].state == TT__TCP_SYN_SENT ||
                  f->u.ep[0].state == TT__TCP_SYN_ACK_SENT) &&
                 f->u.ep[1].state == TT__TCP_INACTIVE)
-                release(a, idx, f->judge_at_us);
+                release(a, idx, f->judge_at_us, true);
         }
     }
     for (int l = 0; l < TT__LC_N; l++) {
         uint32_t idx;
         while ((idx = a->lists[l].head) != TT__NIL &&
                a->flows[idx].last_us + a->timeouts_us[l] <= now)
-            release(a, idx, now);
+            release(a, idx, now, false);
     }
     uint64_t due = UINT64_MAX;
     for (int q = 1; q < TT__JQ_N; q++)
@@ -843,7 +847,7 @@ static void track(tt_analyzer *a, tt__pkt *p, uint64_t now, bool bad_checksum)
         lookup(a, h, p->ipver, p->proto, p->src, p->sport, p->dst, p->dport, directional, &is_orig);
     if (idx != TT__NIL && p->proto == 6 && !bad_checksum &&
         tt__tcp_is_reuse(&a->flows[idx], p, is_orig)) {
-        release(a, idx, now);
+        release(a, idx, now, false);
         idx = TT__NIL;
     }
     if (idx == TT__NIL) {
@@ -991,7 +995,7 @@ void tt_analyzer_finish(tt_analyzer *a)
     for (int l = 0; l < TT__LC_N; l++) {
         uint32_t idx;
         while ((idx = a->lists[l].head) != TT__NIL)
-            release(a, idx, a->now_us);
+            release(a, idx, a->now_us, false);
     }
     logf_(a, TT_LOG_DEBUG, "analyzer finished");
 }
