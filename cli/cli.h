@@ -248,6 +248,10 @@ typedef struct cli_dest_row {
 /* Past that bound, the records of new groups are still counted, by
  * protocol, port and service, under at most this many keys. */
 #define CLI_SUMMARY_MAX_OVER 4096u
+/* Above this many failing ports on one host and protocol (a scan, a host
+ * that is down), the summary, the report and the dashboard show them as one
+ * row (the protocol with a star for the port). */
+#define CLI_ROLLUP_PORTS 5
 
 /* A record counted but not yet added to its group (summary.c: count_record). */
 typedef struct cli_summary_pending {

@@ -356,7 +356,7 @@ static bool same_host(const dash_row *a, const dash_row *b)
 }
 
 /* Rolls each host's ports of one protocol into one row where more than
- * DASH_ROLLUP_PORTS of them have certain failures (the rows sorted by host
+ * CLI_ROLLUP_PORTS of them have certain failures (the rows sorted by host
  * first). Returns the number of rows left, in place. */
 static size_t roll_up_hosts(dash_row *rows, size_t n)
 {
@@ -366,7 +366,7 @@ static size_t roll_up_hosts(dash_row *rows, size_t n)
         uint32_t failing = 0;
         for (j = i; j < n && (j == i || same_host(&rows[i], &rows[j])); j++)
             failing += rows[j].failed > 0;
-        if (failing <= DASH_ROLLUP_PORTS) {
+        if (failing <= CLI_ROLLUP_PORTS) {
             memmove(&rows[out], &rows[i], (j - i) * sizeof *rows); /* out <= i */
             out += j - i;
             continue;

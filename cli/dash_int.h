@@ -80,11 +80,6 @@ typedef struct dash_row {
     tt_verdict worst;                      /* the most frequent failure verdict; PENDING: none */
 } dash_row;
 
-/* Above this many failing ports on one host and protocol (a scan, a host
- * that is down), the destinations panel shows them as one row, as the
- * summary does (cli/summary.c ROLLUP_PORTS). */
-#define DASH_ROLLUP_PORTS 5
-
 enum { DASH_SORT_FAILURES, DASH_SORT_FLOWS, DASH_SORT_NAME, DASH_SORT_COUNT };
 
 /* A copy of the aggregates taken under the lock (host thread). */
@@ -106,7 +101,7 @@ void dash_snap_free(dash_snap *s);
  * host, proto/port, port or service; case-insensitive; "" keeps all), then
  * sorted. Services count the filtered destinations; of those, a host's
  * ports of one protocol share one destination row ("tcp/" and a star, counting every
- * flow to that host and protocol) when more than DASH_ROLLUP_PORTS of them
+ * flow to that host and protocol) when more than CLI_ROLLUP_PORTS of them
  * have certain failures. The arrays grow as needed; returns 0 or
  * TT_ENOMEM. */
 int dash_rows_build(const dash_snap *s, const char *filter, int sort, dash_row **dest,

@@ -982,13 +982,15 @@ static int write_destinations(FILE *f, cli_summary *s)
         pf(f, "<p class=\"sub\">\xE2\x80\xA6 and %zu more destinations with failures.</p>\n",
            n - shown);
     if (s->oom)
-        fputs("<p class=\"sub\">Out of memory, or more than 4096 ports past the 65536 "
-              "destinations grouped: the list is incomplete.</p>\n",
-              f);
+        pf(f,
+           "<p class=\"sub\">Out of memory, or more than %u ports past the %u "
+           "destinations grouped: the list is incomplete.</p>\n",
+           CLI_SUMMARY_MAX_OVER, CLI_SUMMARY_MAX_DESTS);
     else if (s->full)
-        fputs("<p class=\"sub\">More than 65536 destinations: those past them are counted "
-              "by port and service alone (rows &ldquo;N+ hosts&rdquo;).</p>\n",
-              f);
+        pf(f,
+           "<p class=\"sub\">More than %u destinations: those past them are counted "
+           "by port and service alone (rows &ldquo;N+ hosts&rdquo;).</p>\n",
+           CLI_SUMMARY_MAX_DESTS);
     fputs("</section>\n", f);
     free(rows);
     return 0;

@@ -499,8 +499,6 @@ static void print_class(FILE *out, const cli_summary *s, int pc)
     fputc('\n', out);
 }
 
-/* Above this many failing ports on one host and protocol, they share a row. */
-#define ROLLUP_PORTS 5
 /* Above this many failing hosts on one protocol, port and service (a service
  * broken everywhere: QUIC dropped by a filter, a sweep of a subnet), they
  * share a row. */
@@ -682,7 +680,7 @@ static port_run *port_run_of(port_runs *r, const cli_dest *d)
  * records past the groups' bound (s->over) join the row of their key, which
  * they make whenever they hold a failure: their hosts are not known apart.
  * Keys that failed only there and at most ROLLUP_HOSTS times (a host's
- * ports scanned once the groups were full), when more than ROLLUP_PORTS of
+ * ports scanned once the groups were full), when more than CLI_ROLLUP_PORTS of
  * one protocol, share one row of that protocol: its ports counted, at least
  * one host. */
 static int offer_by_port(ranked *k, const cli_dest **rest, size_t n, size_t rest_fails,
@@ -725,18 +723,18 @@ static int offer_by_port(ranked *k, const cli_dest **rest, size_t n, size_t rest
     }
     for (size_t i = 0; i < r.n; i++) {
         port_run *u = &r.run[i];
-        u->stray = u->stray && strays[u->key->proto] > ROLLUP_PORTS; /* grouped, then */
+        u->stray = u->stray && strays[u->key->proto] > CLI_ROLLUP_PORTS; /* grouped, then */
         u->rolled = u->hosts > ROLLUP_HOSTS || (u->over && failing(u->over, with_uncertain));
         nrolled += u->rolled && !u->stray;
     }
     for (unsigned p = 0; p < 256; p++)
-        nrolled += strays[p] > ROLLUP_PORTS;
+        nrolled += strays[p] > CLI_ROLLUP_PORTS;
     rolled = malloc(nrolled * sizeof *rolled + 1); /* + 1: never malloc(0) */
     if (!rolled)
         goto out;
     nrolled = 0;
     for (unsigned p = 0; p < 256; p++) {
-        if (strays[p] <= ROLLUP_PORTS)
+        if (strays[p] <= CLI_ROLLUP_PORTS)
             continue;
         stray_row[p] = nrolled;
         rolled[nrolled++] =
@@ -783,7 +781,7 @@ out:
 }
 
 /* Every group sorted by host, then port; each host and protocol's run whose
- * failing groups are more than ROLLUP_PORTS gives one row counting every
+ * failing groups are more than CLI_ROLLUP_PORTS gives one row counting every
  * group of the run. The groups of the other runs go to offer_by_port. A
  * group is in one row at most. Linear after the sort, so a scan of many
  * hosts costs no pass over all groups per host. */
@@ -824,7 +822,7 @@ int cli_summary_failing(cli_summary *s, bool with_uncertain, size_t top, cli_des
             ports += !prev || prev->port != all[j]->port; /* one port, several services */
             prev = all[j];
         }
-        if (fails <= ROLLUP_PORTS) {
+        if (fails <= CLI_ROLLUP_PORTS) {
             for (size_t m = i; m < j; m++)
                 all[rest++] = all[m]; /* rest <= m: nothing unread is overwritten */
             rest_fails += fails;
@@ -980,13 +978,15 @@ void cli_summary_print(cli_summary *s, const cli_summary_source *src, const tt_a
                 "may be too short for this network)\n",
                 s->late_replies);
     if (s->oom)
-        fputs("note: out of memory, or more than 4096 ports past the summary's 65536 "
-              "destinations: the list of failing destinations is incomplete\n",
-              out);
+        fprintf(out,
+                "note: out of memory, or more than %u ports past the summary's %u "
+                "destinations: the list of failing destinations is incomplete\n",
+                CLI_SUMMARY_MAX_OVER, CLI_SUMMARY_MAX_DESTS);
     else if (s->full)
-        fputs("note: more than 65536 destinations: those past them are counted by port and "
-              "service alone (rows \"N+ hosts\")\n",
-              out);
+        fprintf(out,
+                "note: more than %u destinations: those past them are counted by port and "
+                "service alone (rows \"N+ hosts\")\n",
+                CLI_SUMMARY_MAX_DESTS);
     if (st) {
         print_capture(out, st);
         /* Zeek warns about this too: offloaded or rewritten captures carry
