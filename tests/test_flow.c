@@ -33,12 +33,18 @@ static void open_with(tt_analyzer_config *cfg)
     cr_assert_eq(tt_analyzer_open(&A, cfg, eb), 0, "%s", eb);
 }
 
+/* The suite's configuration: the defaults in a small table. */
+static void suite_config(tt_analyzer_config *cfg)
+{
+    tt_analyzer_config_init(cfg);
+    cfg->max_flows = 1024;
+    cfg->max_dpi_flows = 64;
+}
+
 static void setup(void)
 {
     tt_analyzer_config cfg;
-    tt_analyzer_config_init(&cfg);
-    cfg.max_flows = 1024;
-    cfg.max_dpi_flows = 64;
+    suite_config(&cfg);
     open_with(&cfg);
 }
 
@@ -525,10 +531,8 @@ Test(flow, nDPI_sees_an_http_response_unless_told_to_keep_the_first_name)
 
     teardown();
     tt_analyzer_config cfg;
-    tt_analyzer_config_init(&cfg);
+    suite_config(&cfg);
     cr_assert(!cfg.dpi_first_name, "off by default");
-    cfg.max_flows = 1024;
-    cfg.max_dpi_flows = 64;
     cfg.dpi_first_name = true;
     open_with(&cfg);
     cr_assert_eq(http_exchange(), 1, "the request alone");
