@@ -85,8 +85,16 @@ _Static_assert(sizeof(struct tt_ring) % TT_RING_ALIGN == 0, "buffer starts align
 /* A lossless producer spins much less (a microsecond or two): a full ring
  * means the consumer is the slower side, and spinning until it releases its
  * next burst burned a whole core in replay (70 % of the reader's time) for
- * nothing. It then sleeps until half the ring is free (see wait_for_room). */
+ * nothing. It then sleeps until half the ring is free, or WAKE_ROOM_MAX
+ * (see wait_for_room). */
 #define PRODUCER_SPIN_LIMIT 64u
+/* The most a sleeping lossless producer asks to have free before it is woken:
+ * a quarter MiB is a few thousand records, so sleeps stay rare, and a larger
+ * ring then keeps the rest as a lead that covers the producer's own stalls
+ * (replay's reader waits ~150 us in each 1 MiB read() of its capture file)
+ * instead of buying longer sleeps, during which the consumer's output piles
+ * up unread (replay's record queue). */
+#define WAKE_ROOM_MAX (256u * 1024u)
 
 #define REC_HDR ((uint32_t)sizeof(tt_ring_rec))
 
@@ -379,16 +387,18 @@ static void publish(tt_ring *r)
 
 /* Lossless mode: wait until `need` bytes are free. Returns 0, or TT_EFULL
  * once the ring is closed. A sleeping producer asks to be woken only once
- * half the ring (or `need`, if more) is free: waking at every release would
- * cost a system call on each side per burst the consumer releases, and the
- * half left queued keeps the consumer busy while the producer wakes. The
- * consumer always reaches that room: it releases everything it has read
- * before it waits for more. */
+ * half the ring, at most WAKE_ROOM_MAX (or `need`, if more), is free: waking
+ * at every release would cost a system call on each side per burst the
+ * consumer releases, and what is left queued keeps the consumer busy while
+ * the producer wakes. The consumer always reaches that room: it releases
+ * everything it has read before it waits for more. */
 static int wait_for_room(tt_ring *r, uint32_t head, uint32_t need)
 {
     if (r->p.pos != r->p.published)
         publish(r); /* the consumer cannot free room it cannot see */
-    uint32_t want = r->cfg.capacity / 2 > need ? r->cfg.capacity / 2 : need;
+    uint32_t want = r->cfg.capacity / 2 < WAKE_ROOM_MAX ? r->cfg.capacity / 2 : WAKE_ROOM_MAX;
+    if (want < need)
+        want = need;
     for (unsigned i = 0; i < PRODUCER_SPIN_LIMIT; i++) {
         cpu_relax();
         /* P2: acquire, partner C2. */

@@ -100,6 +100,7 @@ __attribute__((format(printf, 5, 6))) static void shim_check(bool ok, bool fatal
 #define cr_assert_lt(a, b, ...) cr_assert((a) < (b), __VA_ARGS__)
 #define cr_expect_lt(a, b, ...) cr_expect((a) < (b), __VA_ARGS__)
 #define cr_assert_leq(a, b, ...) cr_assert((a) <= (b), __VA_ARGS__)
+#define cr_expect_leq(a, b, ...) cr_expect((a) <= (b), __VA_ARGS__)
 #define cr_expect_gt(a, b, ...) cr_expect((a) > (b), __VA_ARGS__)
 #define cr_expect_geq(a, b, ...) cr_expect((a) >= (b), __VA_ARGS__)
 #define cr_assert_null(p, ...) cr_assert((p) == NULL, __VA_ARGS__)
@@ -861,48 +862,69 @@ static bool submit_done(struct blocked_producer *b, unsigned ms)
     return atomic_load(&b->done);
 }
 
-Test(ring, lossless_producer_blocks_until_the_consumer_frees_room)
+/* Fills a lossless ring of `cap` bytes with `len`-byte records, blocks a
+ * producer on one more, releases one record at a time and checks that the
+ * producer is woken once at least `wake_min` bytes are free, and (when
+ * wake_max is nonzero) before more than `wake_max` are. */
+static void check_lossless_wait(size_t cap, size_t len, unsigned flags, size_t wake_min,
+                                size_t wake_max)
 {
-    unsigned flag_sets[2] = {TT_RING_LOSSLESS, TT_RING_LOSSLESS | TT_RING_SYMMETRIC_FENCE};
-    for (int f = 0; f < 2; f++) {
-        tt_ring *r = new_ring(4096, flag_sets[f]);
-        unsigned n = 0;
-        tt_ring_stats st;
-        do {
-            cr_assert_eq(tt_ring_submit_sp(r, pattern, 200, n++, 0), 0);
-            tt_ring_stats_get(r, &st);
-        } while (st.used_bytes + rec_size_for_test(200) <= 4096);
-        struct blocked_producer b = {.r = r, .len = 200};
-        pthread_t t;
-        cr_assert_eq(pthread_create(&t, NULL, submit_thread, &b), 0);
-        sleep_ms(50);
-        cr_expect_not(atomic_load(&b.done), "lossless producer did not wait");
+    tt_ring *r = new_ring(cap, flags);
+    unsigned n = 0;
+    tt_ring_stats st;
+    do {
+        cr_assert_eq(tt_ring_submit_sp(r, pattern, len, n++, 0), 0);
         tt_ring_stats_get(r, &st);
-        cr_expect_geq(st.producer_sleeps, 1, "producer never slept");
-        cr_expect_eq(st.dropped_full, 0);
-        /* It sleeps until half the ring is free: one record is not enough */
-        const tt_ring_rec *recs[64];
+    } while (st.used_bytes + rec_size_for_test(len) <= cap);
+    struct blocked_producer b = {.r = r, .len = len};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, submit_thread, &b), 0);
+    sleep_ms(50);
+    cr_expect_not(atomic_load(&b.done), "lossless producer did not wait");
+    tt_ring_stats_get(r, &st);
+    cr_expect_geq(st.producer_sleeps, 1, "producer never slept");
+    cr_expect_eq(st.dropped_full, 0);
+    /* One record is not enough room to wake it. */
+    const tt_ring_rec *recs[64];
+    cr_assert_eq(tt_ring_peek_burst_sc(r, recs, 1), 1);
+    tt_ring_release_sc(r);
+    sleep_ms(50);
+    cr_expect_not(atomic_load(&b.done), "woken with one record's room (ring of %zu)", cap);
+    unsigned got = 1;
+    while (!atomic_load(&b.done) && got < n) {
         cr_assert_eq(tt_ring_peek_burst_sc(r, recs, 1), 1);
         tt_ring_release_sc(r);
-        sleep_ms(50);
-        cr_expect_not(atomic_load(&b.done), "woken before half the ring was free");
-        unsigned got = 1;
-        while (!atomic_load(&b.done) && got < n) {
-            cr_assert_eq(tt_ring_peek_burst_sc(r, recs, 1), 1);
-            tt_ring_release_sc(r);
-            got++;
-            sleep_ms(2);
-        }
-        cr_assert(submit_done(&b, 5000), "release did not wake the producer");
-        size_t free_at_wake = 4096 - (size_t)(n - got) * rec_size_for_test(200);
-        cr_expect_geq(free_at_wake, 2048, "woken with %zu bytes free, wanted half", free_at_wake);
-        cr_expect_eq(atomic_load(&b.rc), 0);
-        pthread_join(t, NULL);
-        tt_ring_stats_get(r, &st);
-        cr_expect_eq(st.dropped_full, 0);
-        cr_expect_eq(st.committed, n + 1);
-        tt_ring_destroy(r);
+        got++;
+        sleep_ms(2);
     }
+    cr_assert(submit_done(&b, 5000), "release did not wake the producer");
+    size_t free_at_wake = cap - (size_t)(n - got) * rec_size_for_test(len);
+    cr_expect_geq(free_at_wake, wake_min, "ring of %zu woken with %zu bytes free, wanted %zu", cap,
+                  free_at_wake, wake_min);
+    if (wake_max)
+        cr_expect_leq(free_at_wake, wake_max, "ring of %zu woken only with %zu bytes free", cap,
+                      free_at_wake);
+    cr_expect_eq(atomic_load(&b.rc), 0);
+    pthread_join(t, NULL);
+    tt_ring_stats_get(r, &st);
+    cr_expect_eq(st.dropped_full, 0);
+    cr_expect_eq(st.committed, n + 1);
+    tt_ring_destroy(r);
+}
+
+Test(ring, lossless_producer_blocks_until_the_consumer_frees_room)
+{
+    /* A small ring: woken once half of it is free. */
+    unsigned flag_sets[2] = {TT_RING_LOSSLESS, TT_RING_LOSSLESS | TT_RING_SYMMETRIC_FENCE};
+    for (int f = 0; f < 2; f++)
+        check_lossless_wait(4096, 200, flag_sets[f], 2048, 0);
+}
+
+Test(ring, lossless_producer_of_a_large_ring_wakes_at_a_quarter_mib)
+{
+    /* 1 MiB: woken once 256 KiB are free, well before half of it is (the
+     * rest stays queued as the producer's lead). */
+    check_lossless_wait(1u << 20, 8192, TT_RING_LOSSLESS, 256u << 10, (512u << 10) - 1);
 }
 
 Test(ring, close_ends_a_lossless_producer_wait_with_a_counted_drop)

@@ -39,8 +39,9 @@ extern "C" {
 enum {
     /* The producer waits for room instead of dropping: for offline replay,
      * where every packet must arrive. It spins a microsecond or two, then
-     * sleeps until half the ring (or the record, if larger) is free; the
-     * consumer gets there by releasing what it has read. */
+     * sleeps until half the ring, at most 256 KiB (or the record, if
+     * larger), is free; the consumer gets there by releasing what it has
+     * read. */
     TT_RING_LOSSLESS = 1u << 0,
     /* Pay an ordinary full fence on every commit/release instead of a
      * membarrier() system call each time a side goes to sleep (chosen
