@@ -26,12 +26,16 @@ struct tt_pcapfile {
     uint64_t size;    /* 0: unknown (pipe) */
     uint64_t records; /* records read, filtered or not */
     uint64_t matched; /* records that passed the filter */
-    int err;          /* sticky: 0 or the error tt_pcapfile_next() returned */
+    int err;          /* sticky: 0 or the error a read returned */
+    bool broke;       /* pcap_breakloop() called: libpcap's flag is still set */
     char errmsg[TT_ERRBUF_SIZE];
     char *iobuf; /* stdio buffer of the file: freed after the file is closed */
 };
 
-#define READ_BUFFER (1u << 20)
+/* The file's stdio buffer: 256 KiB, four read(2)s a MiB. Replay ran as fast
+ * with 64 KiB to 1 MiB (its 2 MiB ring covers the reads' stalls); 1 MiB
+ * cost 0.8 MiB more resident memory (docs/PERFORMANCE.md, eleventh round). */
+#define READ_BUFFER (256u << 10)
 
 static int errno_to_tt(int e)
 {
@@ -191,68 +195,141 @@ err:
     return rc;
 }
 
-int tt_pcapfile_next(tt_pcapfile *f, tt_pcapfile_pkt *pkt, char *errbuf)
+/* The record's time as microseconds since the epoch. A pcap record's
+ * seconds field is unsigned 32-bit, but libpcap 1.10 sign-extends it: times
+ * from 2038-01-19 to 2106 arrive negative. Read those back as unsigned;
+ * anything more negative (a pcapng if_tsoffset) clamps to 0. */
+static uint64_t record_us(const struct pcap_pkthdr *h)
+{
+    uint64_t sec = h->ts.tv_sec >= 0           ? (uint64_t)h->ts.tv_sec
+                   : h->ts.tv_sec >= INT32_MIN ? (uint64_t)(uint32_t)h->ts.tv_sec
+                                               : 0;
+    uint64_t usec = h->ts.tv_usec < 0 || sec == 0 ? 0 : (uint64_t)h->ts.tv_usec;
+    return sec * 1000000u + usec;
+}
+
+/* Counts a record read; true when it passes the filter, with *pkt filled.
+ * The filter runs here rather than through pcap_setfilter() so that records
+ * counts every record of the file: a damage message then names the frame
+ * number Wireshark shows. */
+static bool take(tt_pcapfile *f, const struct pcap_pkthdr *h, const u_char *data,
+                 tt_pcapfile_pkt *pkt)
+{
+    f->records++;
+    if (f->has_prog && pcap_offline_filter(&f->prog, h, data) == 0)
+        return false;
+    f->matched++;
+    pkt->ts_us = record_us(h);
+    pkt->data = data;
+    pkt->caplen = h->caplen;
+    pkt->len = h->len;
+    pkt->number = f->records;
+    return true;
+}
+
+/* A read that libpcap ended with status rc (< 0, not a clean end): the
+ * sticky error, with the message naming the file and the record. */
+static int read_failed(tt_pcapfile *f, int rc, char *errbuf)
+{
+    /* PCAP_ERROR: a record cut short, a length libpcap refuses, a read
+     * error, or (pcapng) an interface whose link type differs from the
+     * first one's, which libpcap 1.10 cannot hand out in one stream. */
+    const char *why = rc == PCAP_ERROR ? pcap_geterr(f->p) : "unexpected libpcap status";
+    const char *hint = "";
+    unsigned type;
+    if (sscanf(why, "an interface has a type %u different", &type) == 1) {
+        /* libpcap 1.10.3 compares a later interface's LINKTYPE_ number
+         * with the first one's DLT_ number, so a second interface of
+         * LINKTYPE_RAW (101, DLT_RAW 12 on Linux) is refused although
+         * its link type is the same: say so rather than repeat that. */
+        if ((int)type == f->linktype || (type == 101 && f->linktype == TT_LINK_RAW_DLT12)) {
+            why = "a second interface of the same link type, which this libpcap "
+                  "refuses in a pcapng file";
+            hint = " (convert it first: editcap -F pcap IN OUT)";
+        } else {
+            hint = " (interfaces with different link types in one pcapng file: "
+                   "split it per interface first)";
+        }
+    }
+    snprintf(f->errmsg, sizeof f->errmsg, "%s: cannot read packet %llu: %s%s", f->name,
+             (unsigned long long)(f->records + 1), why, hint);
+    f->err = TT_EFORMAT;
+    tt__set_err(errbuf, "%s", f->errmsg);
+    return f->err;
+}
+
+static void ignore_record(u_char *user, const struct pcap_pkthdr *h, const u_char *data)
+{
+    (void)user;
+    (void)h;
+    (void)data;
+}
+
+/* Before a read: the sticky error, or libpcap's break flag left set by a
+ * callback that asked tt_pcapfile_each to stop. That flag would end the next
+ * read at once as if the file had ended; a dispatch that finds it set clears
+ * it and returns PCAP_ERROR_BREAK without reading a record. */
+static int before_read(tt_pcapfile *f, char *errbuf)
 {
     if (f->err) {
         tt__set_err(errbuf, "%s", f->errmsg);
         return f->err;
     }
+    if (f->broke) {
+        f->broke = false;
+        (void)pcap_dispatch(f->p, 1, ignore_record, NULL);
+    }
+    return 0;
+}
+
+int tt_pcapfile_next(tt_pcapfile *f, tt_pcapfile_pkt *pkt, char *errbuf)
+{
+    int rc = before_read(f, errbuf);
+    if (rc < 0)
+        return rc;
     for (;;) {
         struct pcap_pkthdr *h;
         const u_char *data;
-        int rc = pcap_next_ex(f->p, &h, &data);
+        rc = pcap_next_ex(f->p, &h, &data);
         if (rc == 1) {
-            f->records++;
-            /* The filter runs here rather than through pcap_setfilter() so
-             * that records counts every record of the file: a damage
-             * message then names the frame number Wireshark shows. */
-            if (f->has_prog && pcap_offline_filter(&f->prog, h, data) == 0)
-                continue;
-            f->matched++;
-            /* A pcap record's seconds field is unsigned 32-bit, but libpcap
-             * 1.10 sign-extends it: times from 2038-01-19 to 2106 arrive
-             * negative. Read those back as unsigned; anything more negative
-             * (a pcapng if_tsoffset) clamps to 0. */
-            uint64_t sec = h->ts.tv_sec >= 0           ? (uint64_t)h->ts.tv_sec
-                           : h->ts.tv_sec >= INT32_MIN ? (uint64_t)(uint32_t)h->ts.tv_sec
-                                                       : 0;
-            uint64_t usec = h->ts.tv_usec < 0 || sec == 0 ? 0 : (uint64_t)h->ts.tv_usec;
-            pkt->ts_us = sec * 1000000u + usec;
-            pkt->data = data;
-            pkt->caplen = h->caplen;
-            pkt->len = h->len;
-            pkt->number = f->records;
-            return 1;
+            if (take(f, h, data, pkt))
+                return 1;
+            continue;
         }
         if (rc == PCAP_ERROR_BREAK)
             return 0; /* clean end of file */
-
-        /* PCAP_ERROR: a record cut short, a length libpcap refuses, a read
-         * error, or (pcapng) an interface whose link type differs from the
-         * first one's, which libpcap 1.10 cannot hand out in one stream. */
-        const char *why = rc == PCAP_ERROR ? pcap_geterr(f->p) : "unexpected libpcap status";
-        const char *hint = "";
-        unsigned type;
-        if (sscanf(why, "an interface has a type %u different", &type) == 1) {
-            /* libpcap 1.10.3 compares a later interface's LINKTYPE_ number
-             * with the first one's DLT_ number, so a second interface of
-             * LINKTYPE_RAW (101, DLT_RAW 12 on Linux) is refused although
-             * its link type is the same: say so rather than repeat that. */
-            if ((int)type == f->linktype || (type == 101 && f->linktype == TT_LINK_RAW_DLT12)) {
-                why = "a second interface of the same link type, which this libpcap "
-                      "refuses in a pcapng file";
-                hint = " (convert it first: editcap -F pcap IN OUT)";
-            } else {
-                hint = " (interfaces with different link types in one pcapng file: "
-                       "split it per interface first)";
-            }
-        }
-        snprintf(f->errmsg, sizeof f->errmsg, "%s: cannot read packet %llu: %s%s", f->name,
-                 (unsigned long long)(f->records + 1), why, hint);
-        f->err = TT_EFORMAT;
-        tt__set_err(errbuf, "%s", f->errmsg);
-        return f->err;
+        return read_failed(f, rc, errbuf);
     }
+}
+
+typedef struct each_ctx {
+    tt_pcapfile *f;
+    tt_pcapfile_fn fn;
+    void *ctx;
+} each_ctx;
+
+static void each_record(u_char *user, const struct pcap_pkthdr *h, const u_char *data)
+{
+    each_ctx *e = (each_ctx *)(void *)user;
+    tt_pcapfile_pkt pkt;
+    if (take(e->f, h, data, &pkt) && e->fn(e->ctx, &pkt) != 0) {
+        e->f->broke = true;
+        pcap_breakloop(e->f->p); /* libpcap returns after this record */
+    }
+}
+
+int tt_pcapfile_each(tt_pcapfile *f, unsigned max, tt_pcapfile_fn fn, void *ctx, char *errbuf)
+{
+    int rc = before_read(f, errbuf);
+    if (rc < 0)
+        return rc;
+    each_ctx e = {.f = f, .fn = fn, .ctx = ctx};
+    uint64_t before = f->records;
+    rc = pcap_dispatch(f->p, max ? (int)(max < INT32_MAX ? max : INT32_MAX) : 1, each_record,
+                       (u_char *)(void *)&e);
+    if (rc >= 0 || rc == PCAP_ERROR_BREAK)
+        return f->records > before ? 1 : 0; /* 0: a clean end of file */
+    return read_failed(f, rc, errbuf);
 }
 
 int tt_pcapfile_linktype(const tt_pcapfile *f)

@@ -12,6 +12,8 @@
  *     if (tt_pcapfile_open(&f, "x.pcap", "udp", err) < 0) -> print err
  *     tt_pcapfile_pkt p;
  *     while ((rc = tt_pcapfile_next(f, &p, err)) == 1) feed(p);
+ *     or, 64 records per call into libpcap, feed being a tt_pcapfile_fn:
+ *     while ((rc = tt_pcapfile_each(f, 64, feed, ctx, err)) == 1) ;
  *     rc == 0: end of file; rc < 0: damaged, err says where and why
  *     tt_pcapfile_close(f);
  */
@@ -60,6 +62,20 @@ int tt_pcapfile_open(tt_pcapfile **out, const char *path, const char *bpf, char 
  * reason. After a negative return every later call returns it again.
  * Thread-safety: owner thread only. */
 int tt_pcapfile_next(tt_pcapfile *f, tt_pcapfile_pkt *pkt, char *errbuf);
+
+/* Called by tt_pcapfile_each() with each packet that passes the filter;
+ * pkt->data is valid during the call only. Return 0 to go on, nonzero to
+ * stop after this packet. */
+typedef int (*tt_pcapfile_fn)(void *ctx, const tt_pcapfile_pkt *pkt);
+
+/* Reads up to max records (1 if max is 0) and calls fn with each that passes
+ * the filter, in one call into libpcap: a reading loop pays libpcap's
+ * per-call cost once per batch instead of once a packet. Returns 1 when it
+ * read a record (fn may have been called fewer times, or not at all), 0 at
+ * the end of the file, or a negative code as tt_pcapfile_next() does, after
+ * fn had every packet before the damage. Reads may mix tt_pcapfile_next()
+ * and tt_pcapfile_each(). Thread-safety: owner thread only. */
+int tt_pcapfile_each(tt_pcapfile *f, unsigned max, tt_pcapfile_fn fn, void *ctx, char *errbuf);
 
 /* DLT_ value of the file, as tt_analyzer_packet() takes it. Thread-safety: owner thread only. */
 int tt_pcapfile_linktype(const tt_pcapfile *f);

@@ -28,13 +28,21 @@
 /* Records queued for this thread (brief ones for the summary, 48 B each;
  * conn records when logs, evidence or a report keep them, 312 B), and how
  * many packets the reader submits between counting them. The queue holds
- * what the analysis makes while the reader sleeps for half its ring:
- * 256 KiB of ring records, 16 B + the packet each, 2 700 Ethernet SYNs,
+ * what the analysis makes while the reader sleeps for room in its ring:
+ * until 256 KiB are free (ring.c's WAKE_ROOM_MAX; half a smaller ring),
+ * 16 B + the packet each, 2 700 Ethernet SYNs,
  * 3 300 raw ones, 6 500 at most (a bare IPv4 header). With 4 096 brief
  * records the raw-IP SYN scan found it full 24-72 times a run (6 runs),
  * with 8 192 once or twice. */
 #define REPLAY_HANDOFF 8192u
 #define REPLAY_POLL 64u
+/* The ring between the reader and the analysis: 2 MiB rather than the
+ * embedded default's 512 KiB. Where the analysis keeps up (long flows) a
+ * 512 KiB ring ran dry 130-151 times a run (3 times at 2 MiB) and both
+ * threads spent more CPU (perf, long-raw: reader 103 -> 81 ms, analysis 76
+ * -> 64 ms): long-eth 113 -> 87 ms, long-raw 106 -> 83 ms; the SYN scan and
+ * the mixed capture unchanged (docs/PERFORMANCE.md, eleventh round). */
+#define REPLAY_RING (2u << 20)
 
 enum { EXIT_ANALYSED = 0, EXIT_RUNTIME = 1, EXIT_INPUT = 2, EXIT_REGRESSION = 3 };
 
@@ -410,6 +418,56 @@ static void progress_end(progress *pg)
 
 /* ---- the subcommand ---------------------------------------------------- */
 
+/* The reading loop's state, for feed_packet. */
+typedef struct feed_ctx {
+    const replay_opts *o;
+    tt_pcapfile *f;
+    tt_tap *tap;
+    tt_producer *prod;
+    cli_dashboard *dash;
+    cli_handoff *handoff;
+    cli_pace *pace;
+    progress *pg;
+    int linktype;
+    bool marks_placed, user_quit, stop;
+    uint64_t fed;
+    char *stopped; /* why reading stopped early, for the summary */
+    size_t stopped_len;
+} feed_ctx;
+
+/* One packet of the capture into the tap (tt_pcapfile_fn). Nonzero stops
+ * the reading: the user quit, or the tap refused the copy. */
+static int feed_packet(void *ctx, const tt_pcapfile_pkt *pkt)
+{
+    feed_ctx *c = ctx;
+    const replay_opts *o = c->o;
+    if (!c->marks_placed) {
+        /* +SECONDS markers count from the first packet */
+        for (unsigned i = 0; i < o->nmarks; i++)
+            if (o->marks[i].relative)
+                tt_tap_mark(c->tap, o->marks[i].label, pkt->ts_us + o->marks[i].ts_us);
+        c->marks_placed = true;
+    }
+    if ((o->speed > 0 || c->dash) && cli_pace_wait(c->pace, pkt->ts_us, c->dash) == CLI_DASH_QUIT) {
+        c->user_quit = c->stop = true; /* 'q' or ^C: stop reading, report what was read */
+        return 1;
+    }
+    int rc = tt_tap_submit_capture(c->prod, pkt->data, pkt->caplen, pkt->len, c->linktype,
+                                   TT_DIR_UNKNOWN, pkt->ts_us ? pkt->ts_us : 1);
+    if (rc < 0) {
+        snprintf(c->stopped, c->stopped_len, "%s: packet %" PRIu64 ": %s", tt_pcapfile_name(c->f),
+                 pkt->number, tt_strerror(rc));
+        c->stop = true;
+        return 1;
+    }
+    c->fed++;
+    if (c->handoff && (c->fed & (REPLAY_POLL - 1)) == 0)
+        cli_handoff_poll(c->handoff);
+    if (c->pg->on && (c->fed & 1023) == 0)
+        progress_tick(c->pg, c->f, c->fed);
+    return 0;
+}
+
 int cli_replay_main(int argc, char **argv)
 {
     replay_opts o;
@@ -487,6 +545,7 @@ int cli_replay_main(int argc, char **argv)
     tcfg.own_thread = true;
     tcfg.live_clock = false;
     tcfg.max_producers = 1;
+    tcfg.ring_bytes = REPLAY_RING;
     tcfg.memory_budget = 0; /* a command-line replay is bounded by max_flows, not 16 MiB */
     tt_analyzer_config cfg = tcfg.analyzer;
     cfg.verify_checksums = o.verify_checksums;
@@ -548,7 +607,6 @@ int cli_replay_main(int argc, char **argv)
     for (unsigned i = 0; i < o.nmarks; i++)
         if (!o.marks[i].relative)
             tt_tap_mark(tap, o.marks[i].label, o.marks[i].ts_us ? o.marks[i].ts_us : 1);
-    bool marks_placed = false;
     if (dash && cli_dashboard_attach(dash, tap, err) < 0) {
         fprintf(stderr, "tunneltap: replay: --dashboard: %s\n", err);
         status = EXIT_INPUT;
@@ -557,36 +615,22 @@ int cli_replay_main(int argc, char **argv)
     cli_pace pace;
     cli_pace_init(&pace, o.speed);
 
-    int linktype = tt_pcapfile_linktype(f);
     progress pg;
     progress_start(&pg, &o, f);
-    tt_pcapfile_pkt pkt;
-    uint64_t fed = 0;
-    while ((rc = tt_pcapfile_next(f, &pkt, err)) == 1) {
-        if (!marks_placed) {
-            /* +SECONDS markers count from the first packet */
-            for (unsigned i = 0; i < o.nmarks; i++)
-                if (o.marks[i].relative)
-                    tt_tap_mark(tap, o.marks[i].label, pkt.ts_us + o.marks[i].ts_us);
-            marks_placed = true;
-        }
-        if ((o.speed > 0 || dash) && cli_pace_wait(&pace, pkt.ts_us, dash) == CLI_DASH_QUIT) {
-            user_quit = true; /* 'q' or ^C: stop reading, report what was read */
-            break;
-        }
-        rc = tt_tap_submit_capture(prod, pkt.data, pkt.caplen, pkt.len, linktype, TT_DIR_UNKNOWN,
-                                   pkt.ts_us ? pkt.ts_us : 1);
-        if (rc < 0) {
-            snprintf(stopped, sizeof stopped, "%s: packet %" PRIu64 ": %s", tt_pcapfile_name(f),
-                     pkt.number, tt_strerror(rc));
-            break;
-        }
-        fed++;
-        if (handoff && (fed & (REPLAY_POLL - 1)) == 0)
-            cli_handoff_poll(handoff);
-        if (pg.on && (fed & 1023) == 0)
-            progress_tick(&pg, f, fed);
-    }
+    feed_ctx fc = {.o = &o,
+                   .f = f,
+                   .tap = tap,
+                   .prod = prod,
+                   .dash = dash,
+                   .handoff = handoff,
+                   .pace = &pace,
+                   .pg = &pg,
+                   .linktype = tt_pcapfile_linktype(f),
+                   .stopped = stopped,
+                   .stopped_len = sizeof stopped};
+    while ((rc = tt_pcapfile_each(f, REPLAY_POLL, feed_packet, &fc, err)) == 1 && !fc.stop)
+        ;
+    user_quit = fc.user_quit;
     progress_end(&pg);
     if (rc < 0 && !stopped[0] && !user_quit)
         snprintf(stopped, sizeof stopped, "%s", err);

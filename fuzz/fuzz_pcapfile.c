@@ -1,5 +1,5 @@
 /* fuzz_pcapfile.c - libFuzzer target: a whole pcap/pcapng file through
- * tt_pcapfile_open/next and an analyzer (harness.h, format "pcapfile"). */
+ * tt_pcapfile_open/next/each and an analyzer (harness.h, format "pcapfile"). */
 #include <stddef.h>
 #include <stdint.h>
 
