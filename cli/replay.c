@@ -38,10 +38,11 @@
 #define REPLAY_POLL 64u
 /* The ring between the reader and the analysis: 2 MiB rather than the
  * embedded default's 512 KiB. Where the analysis keeps up (long flows) a
- * 512 KiB ring ran dry 130-151 times a run (3 times at 2 MiB) and both
- * threads spent more CPU (perf, long-raw: reader 103 -> 81 ms, analysis 76
- * -> 64 ms): long-eth 113 -> 87 ms, long-raw 106 -> 83 ms; the SYN scan and
- * the mixed capture unchanged (docs/PERFORMANCE.md, eleventh round). */
+ * 512 KiB ring ran dry more often (long-raw 130-151 times a run, 3 at
+ * 2 MiB; long-eth 159-165, 74-88 at 2 MiB, 6 runs of 7) and both threads
+ * spent more CPU (perf, long-raw: reader 103 -> 81 ms, analysis 76 -> 64
+ * ms): long-eth 113 -> 87 ms, long-raw 106 -> 83 ms; the SYN scan and the
+ * mixed capture unchanged (docs/PERFORMANCE.md, eleventh round). */
 #define REPLAY_RING (2u << 20)
 
 enum { EXIT_ANALYSED = 0, EXIT_RUNTIME = 1, EXIT_INPUT = 2, EXIT_REGRESSION = 3 };
