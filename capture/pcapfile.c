@@ -282,26 +282,6 @@ static int before_read(tt_pcapfile *f, char *errbuf)
     return 0;
 }
 
-int tt_pcapfile_next(tt_pcapfile *f, tt_pcapfile_pkt *pkt, char *errbuf)
-{
-    int rc = before_read(f, errbuf);
-    if (rc < 0)
-        return rc;
-    for (;;) {
-        struct pcap_pkthdr *h;
-        const u_char *data;
-        rc = pcap_next_ex(f->p, &h, &data);
-        if (rc == 1) {
-            if (take(f, h, data, pkt))
-                return 1;
-            continue;
-        }
-        if (rc == PCAP_ERROR_BREAK)
-            return 0; /* clean end of file */
-        return read_failed(f, rc, errbuf);
-    }
-}
-
 typedef struct each_ctx {
     tt_pcapfile *f;
     tt_pcapfile_fn fn;
@@ -330,6 +310,31 @@ int tt_pcapfile_each(tt_pcapfile *f, unsigned max, tt_pcapfile_fn fn, void *ctx,
     if (rc >= 0 || rc == PCAP_ERROR_BREAK)
         return f->records > before ? 1 : 0; /* 0: a clean end of file */
     return read_failed(f, rc, errbuf);
+}
+
+/* tt_pcapfile_next's callback: keeps the one packet a read of one record
+ * handed out. */
+typedef struct one_ctx {
+    tt_pcapfile_pkt *pkt;
+    bool got;
+} one_ctx;
+
+static int take_one(void *ctx, const tt_pcapfile_pkt *pkt)
+{
+    one_ctx *o = ctx;
+    *o->pkt = *pkt;
+    o->got = true;
+    return 0; /* a read of one record ends after it anyway: no break to clear */
+}
+
+int tt_pcapfile_next(tt_pcapfile *f, tt_pcapfile_pkt *pkt, char *errbuf)
+{
+    one_ctx o = {.pkt = pkt};
+    int rc;
+    while ((rc = tt_pcapfile_each(f, 1, take_one, &o, errbuf)) == 1)
+        if (o.got)
+            return 1; /* else the record did not pass the filter */
+    return rc;
 }
 
 int tt_pcapfile_linktype(const tt_pcapfile *f)
