@@ -41,8 +41,9 @@
  * 512 KiB ring ran dry more often (long-raw 130-151 times a run, 3 at
  * 2 MiB; long-eth 159-165, 74-88 at 2 MiB, 6 runs of 7) and both threads
  * spent more CPU (perf, long-raw: reader 103 -> 81 ms, analysis 76 -> 64
- * ms): long-eth 113 -> 87 ms, long-raw 106 -> 83 ms; the SYN scan and the
- * mixed capture unchanged (docs/PERFORMANCE.md, eleventh round). */
+ * ms): long-eth 113 -> 87 ms, long-raw 106 -> 83 ms; the SYN scan unchanged.
+ * It costs the mixed capture 2-4 % (406.7 against 390.7 ms at 512 KiB, same
+ * CPU; cause not found): docs/PERFORMANCE.md, eleventh round and its runs. */
 #define REPLAY_RING (2u << 20)
 
 enum { EXIT_ANALYSED = 0, EXIT_RUNTIME = 1, EXIT_INPUT = 2, EXIT_REGRESSION = 3 };
