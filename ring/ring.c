@@ -555,6 +555,13 @@ int tt_ring_submit_sp(tt_ring *r, const void *pkt, size_t len, uint32_t tag, uin
 
 /* ---- consumer ----------------------------------------------------------- */
 
+/* tt_ring_peek_burst_sc's prefetching: how far ahead of the record being
+ * read it asks for lines, how far behind head the reading must be for it to
+ * ask at all, and the line size it steps by. */
+#define PREFETCH_AHEAD 2048u
+#define PREFETCH_GAP 16384u
+#define PREFETCH_LINE 64u
+
 /* True when a record is committed past the cursor (refreshing head_cache). */
 static inline bool cons_ready(tt_ring *r)
 {
@@ -570,6 +577,7 @@ unsigned tt_ring_peek_burst_sc(tt_ring *r, const tt_ring_rec **recs, unsigned ma
     struct tt__ring_cons *c = &r->c;
     uint32_t pos = c->cursor;
     uint32_t head = c->head_cache;
+    uint32_t ahead = pos; /* next line to prefetch; never past head */
     unsigned n = 0;
     while (n < max) {
         if (pos == head) {
@@ -577,6 +585,26 @@ unsigned tt_ring_peek_burst_sc(tt_ring *r, const tt_ring_rec **recs, unsigned ma
             head = atomic_load_explicit(&r->head.pos, memory_order_acquire);
             if (pos == head)
                 break;
+        }
+        /* The records were written by the producer's core: each header read
+         * below is a cache miss, and each depends on the one before (its
+         * length gives the next), so read one by one the misses come one at
+         * a time. Ask for the published lines up to PREFETCH_AHEAD bytes
+         * ahead at once, but only while the reading is over PREFETCH_GAP
+         * behind head. A consumer that close keeps up anyway, reading lines
+         * the producer has just written, and prefetching there made
+         * ring_bench's 64-byte stream three times slower (54 -> 17 Mpps;
+         * the line at head is still being written, and the hardware
+         * prefetcher, we think, follows the stream into the ones after it).
+         * Positions below head are complete and stay unchanged until we
+         * release them. */
+        uint32_t avail = head - pos;
+        uint32_t lead = avail > PREFETCH_GAP ? avail - PREFETCH_GAP : 0;
+        if ((uint32_t)(ahead - pos) > PREFETCH_AHEAD + PREFETCH_LINE)
+            ahead = pos; /* the reading passed it */
+        while ((uint32_t)(ahead - pos) < PREFETCH_AHEAD && (uint32_t)(ahead - pos) < lead) {
+            __builtin_prefetch(r->data + (ahead & r->cfg.mask), 0, 3);
+            ahead = (ahead | (PREFETCH_LINE - 1u)) + 1u;
         }
         uint32_t to_end = r->cfg.capacity - (pos & r->cfg.mask);
         /* pos != head: a record follows, so the skip rules below match what
