@@ -577,7 +577,7 @@ unsigned tt_ring_peek_burst_sc(tt_ring *r, const tt_ring_rec **recs, unsigned ma
     struct tt__ring_cons *c = &r->c;
     uint32_t pos = c->cursor;
     uint32_t head = c->head_cache;
-    uint32_t ahead = pos; /* next line to prefetch; never past head */
+    uint32_t ahead = pos; /* next line to prefetch (below head - PREFETCH_GAP) */
     unsigned n = 0;
     while (n < max) {
         if (pos == head) {
@@ -593,11 +593,11 @@ unsigned tt_ring_peek_burst_sc(tt_ring *r, const tt_ring_rec **recs, unsigned ma
          * ahead at once, but only while the reading is over PREFETCH_GAP
          * behind head. A consumer that close keeps up anyway, reading lines
          * the producer has just written, and prefetching there made
-         * ring_bench's 64-byte stream three times slower (54 -> 17 Mpps;
-         * the line at head is still being written, and the hardware
-         * prefetcher, we think, follows the stream into the ones after it).
-         * Positions below head are complete and stay unchanged until we
-         * release them. */
+         * ring_bench's 64-byte stream three times slower (54 -> 17 Mpps,
+         * even with the line holding head left out: the hardware
+         * prefetcher, we think, follows the stream into the lines the
+         * producer is writing). Positions below head are complete and stay
+         * unchanged until we release them. */
         uint32_t avail = head - pos;
         uint32_t lead = avail > PREFETCH_GAP ? avail - PREFETCH_GAP : 0;
         if ((uint32_t)(ahead - pos) > PREFETCH_AHEAD + PREFETCH_LINE)
