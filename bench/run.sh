@@ -20,8 +20,14 @@
 # (the embedded default tap). Wall time is taken with date +%s%N, CPU time and
 # peak RSS with /usr/bin/time -f '%U %S %M'. Medians of the N runs.
 #
-#   bench/run.sh [--runs N] [--cases "mixed-eth long-raw ..."] [--no-tshark]
-#                [--no-scaling] [--tunneltap PATH] [--build DIR] [--candidate PATH]
+#   bench/run.sh [--runs N] [--warmup N] [--cases "mixed-eth long-raw ..."]
+#                [--no-tshark] [--no-scaling] [--tunneltap PATH] [--build DIR]
+#                [--candidate PATH]
+#
+# --warmup N (default 1) runs every tool on every case N times first, in the
+# same shuffled order, unrecorded: the first run of a binary after a build or
+# a reboot pays for loading it and its libraries from disk, which no later
+# round does.
 #
 # --candidate PATH adds a second tunneltap binary (a patched build, say) as
 # the tool "candidate", measured in the same rounds as the first.
@@ -33,6 +39,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 out=${OUT:-$here/out}
 runs=5
+warmup=1
 cases="mixed-eth mixed-raw synscan-eth synscan-raw long-eth long-raw fixed-eth"
 tshark_on=1
 scaling=1
@@ -42,13 +49,14 @@ cand=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
+    --warmup) warmup=$2; shift 2 ;;
     --cases) cases=$2; shift 2 ;;
     --no-tshark) tshark_on=0; shift ;;
     --no-scaling) scaling=0; shift ;;
     --tunneltap) tt=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
     --candidate) cand=$2; shift 2 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
@@ -93,7 +101,7 @@ measure() {
   fi
   t1=$(date +%s%N)
   read -r u s m < <(tail -1 "$tf")
-  echo "$c,$tool,$run,$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.4f", (b-a)/1e9}'),$u,$s,$m" >>"$csv"
+  [ "$run" -gt 0 ] && echo "$c,$tool,$run,$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.4f", (b-a)/1e9}'),$u,$s,$m" >>"$csv"
   rm -f "$tf" "$tf.err"
 }
 
@@ -127,21 +135,23 @@ seed() { for i in $(seq 64); do echo "$1 $i" | sha256sum; done; }
 # what that can do: a job measured 20-40 % slower after one neighbour than
 # after another.
 rounds() {
-  local cs=$1 mode=$2
-  for ((r = 1; r <= runs; r++)); do
+  local cs=$1 mode=$2 first=${3:-1}
+  for ((r = first; r <= runs; r++)); do
     for c in $cs; do
       for t in $(tools_for "$c" "$mode" | tr ' ' '\n' | shuf --random-source=<(seed "$r$c")); do
         run_tool "$c" "$t" "$r"
       done
     done
+    [ "$r" -le 0 ] && { echo "run.sh: warm-up round done ($(date +%T))" >&2; continue; }
     echo "run.sh: round $r/$runs done ($(date +%T), load $(cut -d' ' -f1-3 /proc/loadavg))" >&2
   done
 }
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-rounds "$cases" full
+# Warm-up rounds are numbered 1 - warmup .. 0: measure() does not record them.
+rounds "$cases" full $((1 - warmup))
 if [ $scaling -eq 1 ]; then
-  rounds "mixed-eth-x0.25 mixed-eth-x0.5 mixed-eth-x1 mixed-eth-x2" scaling
+  rounds "mixed-eth-x0.25 mixed-eth-x0.5 mixed-eth-x1 mixed-eth-x2" scaling $((1 - warmup))
 fi
 
 # the embedded footprint: N runs on the mixed captures
@@ -167,7 +177,8 @@ tshark_v=""
   echo "tunneltap: $tt ($(git -C "$root" describe --always --dirty 2>/dev/null || echo '?'));" \
        "ndpiReader $(ndpiReader -h 2>&1 | sed -n 's/.*nDPI \([0-9.]*\).*/\1/p' | head -1);" \
        "$(tcpdump --version 2>&1 | head -1)$tshark_v."
-  echo "Medians of $runs runs. pps = packets / median wall time; CPU = user + sys of all"
+  echo "Medians of $runs runs (after $warmup unrecorded warm-up round(s)); wall min-max: the"
+  echo "fastest and slowest of them. pps = packets / median wall time; CPU = user + sys of all"
   echo "threads (tunneltap replay runs two: the reader and the analyzer)."
   echo "Wall times on a loaded 2-core machine are noisy: CPU time is the steadier measure."
   echo
@@ -190,8 +201,8 @@ summarize() {
       if (!(($2) in seen)) { seen[$2] = 1; tl[++nt] = $2 }
     }
     END {
-      print "| capture | tool | packets | wall s | Mpps | CPU s | CPU ns/pkt | peak RSS MiB | tunneltap pps ÷ this pps | this CPU ÷ tunneltap CPU | this RSS ÷ tunneltap RSS |"
-      print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+      print "| capture | tool | packets | wall s | wall min-max | Mpps | CPU s | CPU ns/pkt | peak RSS MiB | tunneltap pps ÷ this pps | this CPU ÷ tunneltap CPU | this RSS ÷ tunneltap RSS |"
+      print "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
       for (ci = 1; ci <= nc; ci++) {
         c = cl[ci]
         for (ti = 1; ti <= nt; ti++) {
@@ -200,6 +211,7 @@ summarize() {
           m = n[k]
           for (i = 1; i <= m; i++) { w[i] = W[k, i]; cc[i] = C[k, i]; r[i] = M[k, i] }
           wm[t] = median(w, m); cm[t] = median(cc, m); rm[t] = median(r, m)
+          wlo[t] = w[1]; whi[t] = w[m] # median() sorted w
         }
         for (ti = 1; ti <= nt; ti++) {
           t = tl[ti]; k = c SUBSEP t
@@ -208,7 +220,7 @@ summarize() {
           ratio = t == "tunneltap" ? "1" : sprintf("%.2f", (pk[c] / wm["tunneltap"]) / pps)
           rr = t == "tunneltap" ? "1" : sprintf("%.1f", rm[t] / rm["tunneltap"])
           cr = t == "tunneltap" ? "1" : sprintf("%.2f", cm[t] / cm["tunneltap"])
-          printf "| %s | %s | %d | %.3f | %.3f | %.2f | %.0f | %.1f | %s | %s | %s |\n", c, t, pk[c], wm[t], pps / 1e6, cm[t], cm[t] * 1e9 / pk[c], rm[t] / 1024, ratio, cr, rr
+          printf "| %s | %s | %d | %.3f | %.3f-%.3f | %.3f | %.2f | %.0f | %.1f | %s | %s | %s |\n", c, t, pk[c], wm[t], wlo[t], whi[t], pps / 1e6, cm[t], cm[t] * 1e9 / pk[c], rm[t] / 1024, ratio, cr, rr
         }
       }
     }' "$csv"
