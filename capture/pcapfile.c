@@ -13,6 +13,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#if defined(__GLIBC__) && defined(__linux__)
+/* Regular files are read through glibc's mapping of them (fopen mode "m"). */
+#define TT_PCAPFILE_MAP 1
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/mman.h>
+#endif
+
 #include <pcap/pcap.h>
 
 #include "tunneltap/analyzer.h"
@@ -30,7 +39,174 @@ struct tt_pcapfile {
     bool broke;       /* pcap_breakloop() called: libpcap's flag is still set */
     char errmsg[TT_ERRBUF_SIZE];
     char *iobuf; /* stdio buffer of the file: freed after the file is closed */
+#ifdef TT_PCAPFILE_MAP
+    const char *map; /* glibc's mapping of the whole file, or NULL (see map_check) */
+    size_t map_len;
+    size_t released; /* bytes from map given back to the kernel (release_behind) */
+#endif
 };
+
+#ifdef TT_PCAPFILE_MAP
+/* Reading a regular file, glibc's stdio maps it whole (fopen mode "m") and
+ * fread() copies each record straight from the page cache into libpcap's
+ * buffer: one copy fewer than read(2) into a stdio buffer first, 8-9 % of a
+ * long-flow replay (docs/PERFORMANCE.md, thirteenth round). Two things come
+ * with a mapping:
+ * - Pages read stay mapped, so resident memory would grow to the file's
+ *   size. Every RELEASE_STEP read, release_behind() drops the pages behind
+ *   the reading point (MADV_DONTNEED: the page cache keeps them, only this
+ *   process's mapping lets go; reading them again would fault them back in).
+ *   Smaller steps cost more than they save (256 KiB: +5 %; each madvise
+ *   flushes the other thread's TLB too).
+ * - A file cut short by another program while it is read would end the
+ *   process with SIGBUS at the first page past its new end. Reads are made
+ *   under a guard (guarded_dispatch) that turns that signal into a read
+ *   error naming the file, as a file that was already short gives.
+ * The mapping is glibc's own: its place is read from the FILE's public
+ * buffer fields, and used only while they still describe one page-aligned
+ * span of exactly the file's size (map_check). */
+#define RELEASE_STEP (1u << 20)
+
+/* The read running under a guard on this thread, if any. */
+typedef struct map_guard {
+    sigjmp_buf jb;
+    const char *lo, *hi;
+} map_guard;
+static _Thread_local map_guard *volatile tls_guard;
+static struct sigaction old_bus;
+static pthread_once_t bus_once = PTHREAD_ONCE_INIT;
+
+static void on_sigbus(int sig, siginfo_t *si, void *uc)
+{
+    map_guard *g = tls_guard;
+    const char *a = si ? (const char *)si->si_addr : NULL;
+    if (g && a >= g->lo && a < g->hi) {
+        tls_guard = NULL;
+        siglongjmp(g->jb, 1);
+    }
+    /* Not a mapped capture's: what the disposition before ours would do. */
+    if ((old_bus.sa_flags & SA_SIGINFO) && old_bus.sa_sigaction) {
+        old_bus.sa_sigaction(sig, si, uc);
+    } else if (!(old_bus.sa_flags & SA_SIGINFO) && old_bus.sa_handler != SIG_DFL &&
+               old_bus.sa_handler != SIG_IGN) {
+        old_bus.sa_handler(sig);
+    } else {
+        /* The default (a fault cannot be ignored): the access runs again on
+         * return and the signal ends the process as it would have. */
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        (void)sigaction(SIGBUS, &dfl, NULL);
+    }
+}
+
+static void install_sigbus(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_sigbus;
+    /* SA_NODEFER: the guard leaves the handler by siglongjmp without
+     * restoring a signal mask (sigsetjmp(jb, 0): no system call per read),
+     * so SIGBUS must not be blocked while the handler runs. */
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    (void)sigaction(SIGBUS, &sa, &old_bus);
+}
+
+/* Does the stream's buffer span look like glibc's mapping of a file of at
+ * least `size` bytes? A page-aligned start and the whole file. In read(2)
+ * mode glibc's buffer is st_blksize bytes (4 KiB), so it can pass only for a
+ * file that small, and then release_behind() never reaches RELEASE_STEP:
+ * nothing but a mapping is ever given back. */
+static bool looks_mapped(const char *base, const char *end, uint64_t size)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    return base && page > 0 && ((uintptr_t)base & (uintptr_t)(page - 1)) == 0 && end > base &&
+           (uint64_t)(end - base) >= size;
+}
+
+/* After libpcap read the file header: is the stream reading glibc's mapping
+ * of the file (at least the size fstat gave; more if it grew since)?
+ * Otherwise (mmap refused, say) it reads through a buffer of st_blksize
+ * bytes, and f->map stays NULL. */
+static void map_check(tt_pcapfile *f, FILE *fp)
+{
+    const char *base = fp->_IO_buf_base, *end = fp->_IO_buf_end;
+    if (!looks_mapped(base, end, f->size))
+        return;
+    if (pthread_once(&bus_once, install_sigbus) != 0)
+        return;
+    f->map = base;
+    f->map_len = (size_t)(end - base);
+}
+
+/* Gives back the pages behind the reading point, RELEASE_STEP at a time. */
+static void release_behind(tt_pcapfile *f)
+{
+    FILE *fp = pcap_file(f->p);
+    const char *rp = fp->_IO_read_ptr, *base = fp->_IO_buf_base, *end = fp->_IO_buf_end;
+    if (base != f->map || end != f->map + f->map_len) {
+        /* At the end of its mapping glibc looks at the file again: one that
+         * grew is remapped (mremap, perhaps elsewhere; the pages given back
+         * stay given back), so follow it. One that shrank is trimmed, and a
+         * failed remap goes back to read(2): stop there. */
+        if (!looks_mapped(base, end, f->map_len)) {
+            f->map = NULL;
+            return;
+        }
+        f->map = base;
+        f->map_len = (size_t)(end - base);
+    }
+    if (rp < f->map || rp > f->map + f->map_len)
+        return;
+    size_t done = (size_t)(rp - f->map) & ~(size_t)(sysconf(_SC_PAGESIZE) - 1);
+    if (done < f->released + RELEASE_STEP)
+        return;
+    (void)madvise((void *)(uintptr_t)(f->map + f->released), done - f->released, MADV_DONTNEED);
+    f->released = done;
+}
+
+/* The file shrank under the reading: a sticky read error, as a file that
+ * was cut before it was opened gives. The stream is not read again. */
+static int shrank(tt_pcapfile *f, char *errbuf)
+{
+    struct stat st;
+    long long now = fstat(fileno(pcap_file(f->p)), &st) == 0 ? (long long)st.st_size : -1;
+    snprintf(f->errmsg, sizeof f->errmsg,
+             "%s: cannot read packet %llu: the file shrank from %llu to %lld bytes while it "
+             "was being read (cut or rewritten by another program)",
+             f->name, (unsigned long long)(f->records + 1), (unsigned long long)f->size, now);
+    f->err = TT_EIO;
+    f->map = NULL;
+    tt__set_err(errbuf, "%s", f->errmsg);
+    return f->err;
+}
+#endif
+
+/* pcap_dispatch(), under the guard when the file is mapped. Returns
+ * libpcap's status, or the read error when the file shrank. */
+static int guarded_dispatch(tt_pcapfile *f, int cnt, pcap_handler cb, u_char *user, char *errbuf)
+{
+#ifdef TT_PCAPFILE_MAP
+    if (f->map) {
+        map_guard g;
+        g.lo = f->map;
+        g.hi = f->map + f->map_len;
+        map_guard *prev = tls_guard; /* a callback's own read of another file nests */
+        if (sigsetjmp(g.jb, 0) != 0) {
+            tls_guard = prev;
+            return shrank(f, errbuf);
+        }
+        tls_guard = &g;
+        int rc = pcap_dispatch(f->p, cnt, cb, user);
+        tls_guard = prev;
+        release_behind(f);
+        return rc;
+    }
+#endif
+    (void)errbuf;
+    return pcap_dispatch(f->p, cnt, cb, user);
+}
 
 /* The file's stdio buffer: 256 KiB, four read(2)s a MiB. Replay ran as fast
  * with 64 KiB to 1 MiB (its 2 MiB ring covers the reads' stalls); 1 MiB
@@ -100,7 +276,11 @@ int tt_pcapfile_open(tt_pcapfile **out, const char *path, const char *bpf, char 
         rc = TT_EINVAL;
         goto err;
     }
+#ifdef TT_PCAPFILE_MAP
+    fp = is_stdin ? stdin : fopen(path, "rbm");
+#else
     fp = is_stdin ? stdin : fopen(path, "rb");
+#endif
     if (!fp) {
         int e = errno;
         tt__set_err(errbuf, "cannot open '%s': %s", path, strerror(e));
@@ -125,8 +305,14 @@ int tt_pcapfile_open(tt_pcapfile **out, const char *path, const char *bpf, char 
     }
 
     /* stdio's default buffer is st_blksize (4 KiB): one read(2) every ~25
-     * packets. A larger one makes reading a capture a few syscalls per MiB. */
-    if (!is_stdin && (f->iobuf = malloc(READ_BUFFER)) != NULL)
+     * packets. A larger one makes reading a capture a few syscalls per MiB.
+     * Not for a regular file read through its mapping: setvbuf() would turn
+     * the mapping off. */
+    bool want_map = false;
+#ifdef TT_PCAPFILE_MAP
+    want_map = !is_stdin && f->size > 0;
+#endif
+    if (!is_stdin && !want_map && (f->iobuf = malloc(READ_BUFFER)) != NULL)
         (void)setvbuf(fp, f->iobuf, _IOFBF, READ_BUFFER);
 #ifdef FSETLOCKING_BYCALLER
     /* libpcap reads each record with two fread()s, and once a process has a
@@ -158,6 +344,10 @@ int tt_pcapfile_open(tt_pcapfile **out, const char *path, const char *bpf, char 
         goto err;
     }
     fp = NULL; /* pcap_close() closes it from now on (stdin excepted) */
+#ifdef TT_PCAPFILE_MAP
+    if (want_map)
+        map_check(f, pcap_file(f->p));
+#endif
 
     f->linktype = pcap_datalink(f->p);
     if (!tt_linktype_supported(f->linktype)) {
@@ -277,7 +467,9 @@ static int before_read(tt_pcapfile *f, char *errbuf)
     }
     if (f->broke) {
         f->broke = false;
-        (void)pcap_dispatch(f->p, 1, ignore_record, NULL);
+        int rc = guarded_dispatch(f, 1, ignore_record, NULL, errbuf);
+        if (f->err)
+            return rc; /* the file shrank */
     }
     return 0;
 }
@@ -305,8 +497,10 @@ int tt_pcapfile_each(tt_pcapfile *f, unsigned max, tt_pcapfile_fn fn, void *ctx,
         return rc;
     each_ctx e = {.f = f, .fn = fn, .ctx = ctx};
     uint64_t before = f->records;
-    rc = pcap_dispatch(f->p, max ? (int)(max < INT32_MAX ? max : INT32_MAX) : 1, each_record,
-                       (u_char *)(void *)&e);
+    rc = guarded_dispatch(f, max ? (int)(max < INT32_MAX ? max : INT32_MAX) : 1, each_record,
+                          (u_char *)(void *)&e, errbuf);
+    if (f->err)
+        return f->err; /* the file shrank: after the packets read before */
     if (rc >= 0 || rc == PCAP_ERROR_BREAK)
         return f->records > before ? 1 : 0; /* 0: a clean end of file */
     return read_failed(f, rc, errbuf);

@@ -185,3 +185,174 @@ Test(pcapfile, damage_ends_each_after_every_packet_before_it)
     cr_expect(strstr(err, "cannot read packet 7") != NULL, "again: %s", err);
     tt_pcapfile_close(f);
 }
+
+/* ---- reading through the file's mapping (glibc, capture/pcapfile.c) ---- */
+
+#define BIG_PKTS 40000u
+#define BIG_LEN 1000u
+#define BIG_REC (16u + BIG_LEN)
+
+static char bigdir[] = "/tmp/tt_pcapmap_XXXXXX";
+static char bigpath[sizeof bigdir + 16];
+
+/* BIG_PKTS records of BIG_LEN bytes, record i (from 1) filled with i & 0xff:
+ * 24 + 40 000 * 1 016 bytes, 39 MiB. */
+static void write_big(void)
+{
+    cr_assert_not_null(mkdtemp(bigdir));
+    snprintf(bigpath, sizeof bigpath, "%s/big.pcap", bigdir);
+    pcap_t *p = pcap_open_dead(DLT_RAW, 65535);
+    cr_assert_not_null(p);
+    pcap_dumper_t *d = pcap_dump_open(p, bigpath);
+    cr_assert_not_null(d, "%s", pcap_geterr(p));
+    unsigned char pkt[BIG_LEN];
+    for (unsigned i = 1; i <= BIG_PKTS; i++) {
+        memset(pkt, (int)(i & 0xff), sizeof pkt);
+        struct pcap_pkthdr h = {.ts = {.tv_sec = 1000 + i}, .caplen = BIG_LEN, .len = BIG_LEN};
+        pcap_dump((u_char *)d, &h, pkt);
+    }
+    pcap_dump_close(d);
+    pcap_close(p);
+}
+
+static void remove_big(void)
+{
+    unlink(bigpath);
+    rmdir(bigdir);
+}
+
+TestSuite(pcapfile_map, .init = write_big, .fini = remove_big);
+
+typedef struct bigseen {
+    unsigned n;
+    unsigned bad; /* records whose bytes are not all their number's low byte */
+    long rss0_kb, rss_max_kb;
+} bigseen;
+
+static long rss_kb(void)
+{
+    FILE *s = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    while (s && fgets(line, sizeof line, s))
+        if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+            break;
+    if (s)
+        fclose(s);
+    return kb;
+}
+
+static int on_big(void *ctx, const tt_pcapfile_pkt *p)
+{
+    bigseen *s = ctx;
+    s->n++;
+    if (p->caplen != BIG_LEN || p->number != s->n || p->data[0] != (s->n & 0xff) ||
+        p->data[BIG_LEN - 1] != (s->n & 0xff))
+        s->bad++;
+    if (s->n % 1000 == 0) {
+        long kb = rss_kb();
+        if (kb > s->rss_max_kb)
+            s->rss_max_kb = kb;
+    }
+    return 0;
+}
+
+Test(pcapfile_map, resident_memory_stays_bounded_while_a_large_file_is_read)
+{
+    char err[TT_ERRBUF_SIZE] = "";
+    tt_pcapfile *f = NULL;
+    cr_assert_eq(tt_pcapfile_open(&f, bigpath, NULL, err), 0, "%s", err);
+    bigseen s = {.rss0_kb = rss_kb()};
+    s.rss_max_kb = s.rss0_kb;
+    int rc;
+    while ((rc = tt_pcapfile_each(f, 64, on_big, &s, err)) == 1)
+        ;
+    cr_expect_eq(rc, 0, "%d: %s", rc, err);
+    cr_expect_eq(s.n, BIG_PKTS);
+    cr_expect_eq(s.bad, 0, "%u records read wrong", s.bad);
+    /* Pages kept mapped would add the file's 39 MiB; released behind the
+     * reading point, at most a step (1 MiB) and what the kernel maps ahead. */
+    cr_expect_lt(s.rss_max_kb - s.rss0_kb, 8 * 1024, "resident memory grew %ld KiB reading 39 MiB",
+                 s.rss_max_kb - s.rss0_kb);
+    tt_pcapfile_close(f);
+}
+
+Test(pcapfile_map, a_file_cut_to_nothing_while_read_is_a_read_error)
+{
+    char err[TT_ERRBUF_SIZE] = "";
+    tt_pcapfile *f = NULL;
+    cr_assert_eq(tt_pcapfile_open(&f, bigpath, NULL, err), 0, "%s", err);
+    tt_pcapfile_pkt p;
+    for (unsigned i = 1; i <= 500; i++)
+        cr_assert_eq(tt_pcapfile_next(f, &p, err), 1, "packet %u: %s", i, err);
+    cr_assert_eq(truncate(bigpath, 0), 0);
+    int rc = tt_pcapfile_next(f, &p, err);
+    cr_expect_eq(rc, TT_EIO, "%d: %s", rc, err);
+    char want[160];
+    snprintf(want, sizeof want, "cannot read packet 501: the file shrank from %u to 0 bytes",
+             24u + BIG_PKTS * BIG_REC);
+    cr_expect(strstr(err, want) != NULL, "%s", err);
+    err[0] = '\0';
+    bigseen s = {0};
+    cr_expect_eq(tt_pcapfile_each(f, 64, on_big, &s, err), TT_EIO, "again");
+    cr_expect(strstr(err, want) != NULL, "again: %s", err);
+    cr_expect_eq(s.n, 0);
+    cr_expect_eq(tt_pcapfile_records(f), 500);
+    tt_pcapfile_close(f);
+}
+
+Test(pcapfile_map, a_file_cut_while_read_hands_out_every_whole_record_before_the_cut)
+{
+    char err[TT_ERRBUF_SIZE] = "";
+    tt_pcapfile *f = NULL;
+    cr_assert_eq(tt_pcapfile_open(&f, bigpath, NULL, err), 0, "%s", err);
+    bigseen s = {0};
+    cr_assert_eq(tt_pcapfile_each(f, 10, on_big, &s, err), 1, "%s", err);
+    /* Cut at 1 MiB, a page boundary: the records wholly before it are read,
+     * the one across it is not. */
+    const unsigned cut = 1u << 20, whole = (cut - 24u) / BIG_REC;
+    cr_assert_eq(truncate(bigpath, cut), 0);
+    int rc;
+    while ((rc = tt_pcapfile_each(f, 64, on_big, &s, err)) == 1)
+        ;
+    cr_expect_eq(rc, TT_EIO, "%d: %s", rc, err);
+    cr_expect_eq(s.n, whole, "%u records read, %u before the cut", s.n, whole);
+    cr_expect_eq(s.bad, 0);
+    char want[64];
+    snprintf(want, sizeof want, "cannot read packet %u: the file shrank", whole + 1);
+    cr_expect(strstr(err, want) != NULL, "%s", err);
+    tt_pcapfile_close(f);
+}
+
+Test(pcapfile_map, a_file_that_grows_while_read_is_read_to_its_new_end)
+{
+    char err[TT_ERRBUF_SIZE] = "";
+    tt_pcapfile *f = NULL;
+    cr_assert_eq(tt_pcapfile_open(&f, bigpath, NULL, err), 0, "%s", err);
+    bigseen s = {.rss0_kb = rss_kb()};
+    s.rss_max_kb = s.rss0_kb;
+    cr_assert_eq(tt_pcapfile_each(f, 500, on_big, &s, err), 1, "%s", err);
+    /* Append 20 000 records as a capture being written would, copied from
+     * records 65.. so that record 40 000 + j holds byte (40 000 + j) & 0xff
+     * as on_big expects (40 000 = 64 mod 256). */
+    const unsigned more = 20000;
+    FILE *in = fopen(bigpath, "rb"), *out = fopen(bigpath, "ab");
+    cr_assert(in && out);
+    cr_assert_eq(fseek(in, 24 + 64L * BIG_REC, SEEK_SET), 0);
+    static unsigned char rec[BIG_REC];
+    for (unsigned i = 0; i < more; i++) {
+        cr_assert_eq(fread(rec, 1, sizeof rec, in), sizeof rec);
+        cr_assert_eq(fwrite(rec, 1, sizeof rec, out), sizeof rec);
+    }
+    fclose(in);
+    cr_assert_eq(fclose(out), 0);
+    int rc;
+    while ((rc = tt_pcapfile_each(f, 64, on_big, &s, err)) == 1)
+        ;
+    cr_expect_eq(rc, 0, "%d: %s", rc, err);
+    cr_expect_eq(s.n, BIG_PKTS + more);
+    cr_expect_eq(s.bad, 0, "%u records read wrong", s.bad);
+    cr_expect_lt(s.rss_max_kb - s.rss0_kb, 8 * 1024, "resident memory grew %ld KiB reading 58 MiB",
+                 s.rss_max_kb - s.rss0_kb);
+    tt_pcapfile_close(f);
+}
