@@ -56,10 +56,13 @@ typedef struct tt_pcapfile_pkt {
 int tt_pcapfile_open(tt_pcapfile **out, const char *path, const char *bpf, char *errbuf);
 
 /* Reads the next packet that passes the filter. Returns 1 and fills *pkt, 0
- * at the end of the file, or TT_EFORMAT when the file is damaged (record cut,
+ * at the end of the file, TT_EFORMAT when the file is damaged (record cut,
  * bad record length, a pcapng interface of another link type, read error),
- * with a message in errbuf naming the file, the record number and libpcap's
- * reason. After a negative return every later call returns it again.
+ * or TT_EIO when the file shrank while it was being read (with glibc a
+ * regular file is read through its mapping, and a page past its new end
+ * would otherwise end the process with SIGBUS), with a message in errbuf
+ * naming the file, the record number and the reason. After a negative
+ * return every later call returns it again.
  * Thread-safety: owner thread only. */
 int tt_pcapfile_next(tt_pcapfile *f, tt_pcapfile_pkt *pkt, char *errbuf);
 
