@@ -13,17 +13,26 @@
 static char dir[] = "/tmp/tt_pcapfile_XXXXXX";
 static char path[sizeof dir + 16];
 
+/* A new raw-IP capture `name` in a new directory (path, dir), open for
+ * writing; *p is its pcap_t, closed after the dumper. */
+static pcap_dumper_t *new_capture(const char *name, pcap_t **p)
+{
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    *p = pcap_open_dead(DLT_RAW, 65535);
+    cr_assert_not_null(*p);
+    pcap_dumper_t *d = pcap_dump_open(*p, path);
+    cr_assert_not_null(d, "%s", pcap_geterr(*p));
+    return d;
+}
+
 /* A raw-IP capture of NPKTS IPv4/UDP packets, the i-th (from 1) sent at
  * second 1000 + i to port 1000 when i is even, 2000 when odd, and i + 28
  * bytes long (its last bytes all i). */
 static void write_capture(void)
 {
-    cr_assert_not_null(mkdtemp(dir));
-    snprintf(path, sizeof path, "%s/t.pcap", dir);
-    pcap_t *p = pcap_open_dead(DLT_RAW, 65535);
-    cr_assert_not_null(p);
-    pcap_dumper_t *d = pcap_dump_open(p, path);
-    cr_assert_not_null(d, "%s", pcap_geterr(p));
+    pcap_t *p;
+    pcap_dumper_t *d = new_capture("t.pcap", &p);
     for (unsigned i = 1; i <= NPKTS; i++) {
         unsigned char pkt[64];
         size_t len = 28 + i;
@@ -192,19 +201,12 @@ Test(pcapfile, damage_ends_each_after_every_packet_before_it)
 #define BIG_LEN 1000u
 #define BIG_REC (16u + BIG_LEN)
 
-static char bigdir[] = "/tmp/tt_pcapmap_XXXXXX";
-static char bigpath[sizeof bigdir + 16];
-
 /* BIG_PKTS records of BIG_LEN bytes, record i (from 1) filled with i & 0xff:
  * 24 + 40 000 * 1 016 bytes, 39 MiB. */
 static void write_big(void)
 {
-    cr_assert_not_null(mkdtemp(bigdir));
-    snprintf(bigpath, sizeof bigpath, "%s/big.pcap", bigdir);
-    pcap_t *p = pcap_open_dead(DLT_RAW, 65535);
-    cr_assert_not_null(p);
-    pcap_dumper_t *d = pcap_dump_open(p, bigpath);
-    cr_assert_not_null(d, "%s", pcap_geterr(p));
+    pcap_t *p;
+    pcap_dumper_t *d = new_capture("big.pcap", &p);
     unsigned char pkt[BIG_LEN];
     for (unsigned i = 1; i <= BIG_PKTS; i++) {
         memset(pkt, (int)(i & 0xff), sizeof pkt);
@@ -215,13 +217,7 @@ static void write_big(void)
     pcap_close(p);
 }
 
-static void remove_big(void)
-{
-    unlink(bigpath);
-    rmdir(bigdir);
-}
-
-TestSuite(pcapfile_map, .init = write_big, .fini = remove_big);
+TestSuite(pcapfile_map, .init = write_big, .fini = remove_capture);
 
 typedef struct bigseen {
     unsigned n;
@@ -260,8 +256,7 @@ static int on_big(void *ctx, const tt_pcapfile_pkt *p)
 Test(pcapfile_map, resident_memory_stays_bounded_while_a_large_file_is_read)
 {
     char err[TT_ERRBUF_SIZE] = "";
-    tt_pcapfile *f = NULL;
-    cr_assert_eq(tt_pcapfile_open(&f, bigpath, NULL, err), 0, "%s", err);
+    tt_pcapfile *f = open_capture(NULL);
     bigseen s = {.rss0_kb = rss_kb()};
     s.rss_max_kb = s.rss0_kb;
     int rc;
@@ -280,12 +275,11 @@ Test(pcapfile_map, resident_memory_stays_bounded_while_a_large_file_is_read)
 Test(pcapfile_map, a_file_cut_to_nothing_while_read_is_a_read_error)
 {
     char err[TT_ERRBUF_SIZE] = "";
-    tt_pcapfile *f = NULL;
-    cr_assert_eq(tt_pcapfile_open(&f, bigpath, NULL, err), 0, "%s", err);
+    tt_pcapfile *f = open_capture(NULL);
     tt_pcapfile_pkt p;
     for (unsigned i = 1; i <= 500; i++)
         cr_assert_eq(tt_pcapfile_next(f, &p, err), 1, "packet %u: %s", i, err);
-    cr_assert_eq(truncate(bigpath, 0), 0);
+    cr_assert_eq(truncate(path, 0), 0);
     int rc = tt_pcapfile_next(f, &p, err);
     cr_expect_eq(rc, TT_EIO, "%d: %s", rc, err);
     char want[160];
@@ -304,14 +298,13 @@ Test(pcapfile_map, a_file_cut_to_nothing_while_read_is_a_read_error)
 Test(pcapfile_map, a_file_cut_while_read_hands_out_every_whole_record_before_the_cut)
 {
     char err[TT_ERRBUF_SIZE] = "";
-    tt_pcapfile *f = NULL;
-    cr_assert_eq(tt_pcapfile_open(&f, bigpath, NULL, err), 0, "%s", err);
+    tt_pcapfile *f = open_capture(NULL);
     bigseen s = {0};
     cr_assert_eq(tt_pcapfile_each(f, 10, on_big, &s, err), 1, "%s", err);
     /* Cut at 1 MiB, a page boundary: the records wholly before it are read,
      * the one across it is not. */
     const unsigned cut = 1u << 20, whole = (cut - 24u) / BIG_REC;
-    cr_assert_eq(truncate(bigpath, cut), 0);
+    cr_assert_eq(truncate(path, cut), 0);
     int rc;
     while ((rc = tt_pcapfile_each(f, 64, on_big, &s, err)) == 1)
         ;
@@ -327,8 +320,7 @@ Test(pcapfile_map, a_file_cut_while_read_hands_out_every_whole_record_before_the
 Test(pcapfile_map, a_file_that_grows_while_read_is_read_to_its_new_end)
 {
     char err[TT_ERRBUF_SIZE] = "";
-    tt_pcapfile *f = NULL;
-    cr_assert_eq(tt_pcapfile_open(&f, bigpath, NULL, err), 0, "%s", err);
+    tt_pcapfile *f = open_capture(NULL);
     bigseen s = {.rss0_kb = rss_kb()};
     s.rss_max_kb = s.rss0_kb;
     cr_assert_eq(tt_pcapfile_each(f, 500, on_big, &s, err), 1, "%s", err);
@@ -336,7 +328,7 @@ Test(pcapfile_map, a_file_that_grows_while_read_is_read_to_its_new_end)
      * records 65.. so that record 40 000 + j holds byte (40 000 + j) & 0xff
      * as on_big expects (40 000 = 64 mod 256). */
     const unsigned more = 20000;
-    FILE *in = fopen(bigpath, "rb"), *out = fopen(bigpath, "ab");
+    FILE *in = fopen(path, "rb"), *out = fopen(path, "ab");
     cr_assert(in && out);
     cr_assert_eq(fseek(in, 24 + 64L * BIG_REC, SEEK_SET), 0);
     static unsigned char rec[BIG_REC];
