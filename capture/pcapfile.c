@@ -61,7 +61,9 @@ struct tt_pcapfile {
  * - A file cut short by another program while it is read would end the
  *   process with SIGBUS at the first page past its new end. Reads are made
  *   under a guard (guarded_dispatch) that turns that signal into a read
- *   error naming the file, as a file that was already short gives.
+ *   error naming the file, as a file that was already short gives (and so
+ *   does an I/O error on the file's pages, SIGBUS too). A host that later
+ *   installs a SIGBUS handler of its own replaces the guard's.
  * The mapping is glibc's own: its place is read from the FILE's public
  * buffer fields, and used only while they still describe one page-aligned
  * span of exactly the file's size (map_check). */
@@ -166,16 +168,26 @@ static void release_behind(tt_pcapfile *f)
     f->released = done;
 }
 
-/* The file shrank under the reading: a sticky read error, as a file that
- * was cut before it was opened gives. The stream is not read again. */
-static int shrank(tt_pcapfile *f, char *errbuf)
+/* A fault inside the mapping: the file shrank under the reading (the usual
+ * cause), or the kernel could not bring a page of it in (an I/O error on
+ * the device). A sticky read error either way, as a file that was cut
+ * before it was opened gives; the stream is not read again. */
+static int map_fault(tt_pcapfile *f, char *errbuf)
 {
     struct stat st;
-    long long now = fstat(fileno(pcap_file(f->p)), &st) == 0 ? (long long)st.st_size : -1;
-    snprintf(f->errmsg, sizeof f->errmsg,
-             "%s: cannot read packet %llu: the file shrank from %llu to %lld bytes while it "
-             "was being read (cut or rewritten by another program)",
-             f->name, (unsigned long long)(f->records + 1), (unsigned long long)f->size, now);
+    uint64_t orig = f->map_len; /* the span read, which follows a file that grew */
+    bool known = fstat(fileno(pcap_file(f->p)), &st) == 0;
+    unsigned long long rec = (unsigned long long)(f->records + 1);
+    if (known && (uint64_t)st.st_size < orig)
+        snprintf(f->errmsg, sizeof f->errmsg,
+                 "%s: cannot read packet %llu: the file shrank from %llu to %lld bytes while it "
+                 "was being read (cut or rewritten by another program)",
+                 f->name, rec, (unsigned long long)orig, (long long)st.st_size);
+    else
+        snprintf(f->errmsg, sizeof f->errmsg,
+                 "%s: cannot read packet %llu: the system could not read the file's data "
+                 "(an I/O error on the device)",
+                 f->name, rec);
     f->err = TT_EIO;
     f->map = NULL;
     tt__set_err(errbuf, "%s", f->errmsg);
@@ -184,7 +196,7 @@ static int shrank(tt_pcapfile *f, char *errbuf)
 #endif
 
 /* pcap_dispatch(), under the guard when the file is mapped. Returns
- * libpcap's status, or the read error when the file shrank. */
+ * libpcap's status, or the read error of a fault in the mapping. */
 static int guarded_dispatch(tt_pcapfile *f, int cnt, pcap_handler cb, u_char *user, char *errbuf)
 {
 #ifdef TT_PCAPFILE_MAP
@@ -195,7 +207,7 @@ static int guarded_dispatch(tt_pcapfile *f, int cnt, pcap_handler cb, u_char *us
         map_guard *prev = tls_guard; /* a callback's own read of another file nests */
         if (sigsetjmp(g.jb, 0) != 0) {
             tls_guard = prev;
-            return shrank(f, errbuf);
+            return map_fault(f, errbuf);
         }
         tls_guard = &g;
         int rc = pcap_dispatch(f->p, cnt, cb, user);
@@ -469,7 +481,7 @@ static int before_read(tt_pcapfile *f, char *errbuf)
         f->broke = false;
         int rc = guarded_dispatch(f, 1, ignore_record, NULL, errbuf);
         if (f->err)
-            return rc; /* the file shrank */
+            return rc; /* a fault in the mapping */
     }
     return 0;
 }
@@ -500,7 +512,7 @@ int tt_pcapfile_each(tt_pcapfile *f, unsigned max, tt_pcapfile_fn fn, void *ctx,
     rc = guarded_dispatch(f, max ? (int)(max < INT32_MAX ? max : INT32_MAX) : 1, each_record,
                           (u_char *)(void *)&e, errbuf);
     if (f->err)
-        return f->err; /* the file shrank: after the packets read before */
+        return f->err; /* a fault in the mapping: after the packets read before */
     if (rc >= 0 || rc == PCAP_ERROR_BREAK)
         return f->records > before ? 1 : 0; /* 0: a clean end of file */
     return read_failed(f, rc, errbuf);

@@ -58,9 +58,10 @@ int tt_pcapfile_open(tt_pcapfile **out, const char *path, const char *bpf, char 
 /* Reads the next packet that passes the filter. Returns 1 and fills *pkt, 0
  * at the end of the file, TT_EFORMAT when the file is damaged (record cut,
  * bad record length, a pcapng interface of another link type, read error),
- * or TT_EIO when the file shrank while it was being read (with glibc a
- * regular file is read through its mapping, and a page past its new end
- * would otherwise end the process with SIGBUS), with a message in errbuf
+ * or TT_EIO when the file shrank while it was being read or its pages could
+ * not be read from the device (with glibc a regular file is read through
+ * its mapping, where either would otherwise end the process with SIGBUS),
+ * with a message in errbuf
  * naming the file, the record number and the reason. After a negative
  * return every later call returns it again.
  * Thread-safety: owner thread only. */
