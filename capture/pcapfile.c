@@ -49,30 +49,34 @@ struct tt_pcapfile {
 #ifdef TT_PCAPFILE_MAP
 /* Reading a regular file, glibc's stdio maps it whole (fopen mode "m") and
  * fread() copies each record straight from the page cache into libpcap's
- * buffer: one copy fewer than read(2) into a stdio buffer first, 8-9 % of a
+ * buffer: one copy fewer than read(2) into a stdio buffer first, 5-9 % of a
  * long-flow replay (docs/PERFORMANCE.md, thirteenth round). Two things come
  * with a mapping:
  * - Pages read stay mapped, so resident memory would grow to the file's
  *   size. Every RELEASE_STEP read, release_behind() drops the pages behind
  *   the reading point (MADV_DONTNEED: the page cache keeps them, only this
  *   process's mapping lets go; reading them again would fault them back in).
- *   Smaller steps cost more than they save (256 KiB: +5 %; each madvise
- *   flushes the other thread's TLB too).
+ *   Smaller steps cost more than they save (256 KiB: +6 %; each madvise
+ *   also interrupts the other thread's vCPU to flush its TLB).
  * - A file cut short by another program while it is read would end the
  *   process with SIGBUS at the first page past its new end. Reads are made
  *   under a guard (guarded_dispatch) that turns that signal into a read
- *   error naming the file, as a file that was already short gives (and so
- *   does an I/O error on the file's pages, SIGBUS too). A host that later
- *   installs a SIGBUS handler of its own replaces the guard's.
+ *   error naming the file, as a file that was already short gives. An I/O
+ *   error on the file's pages raises SIGBUS too, and is reported the same
+ *   way. A host that later installs a SIGBUS handler of its own replaces
+ *   the guard's.
  * The mapping is glibc's own: its place is read from the FILE's public
- * buffer fields, and used only while they still describe one page-aligned
- * span of exactly the file's size (map_check). */
+ * buffer fields, and used only while they describe one page-aligned span
+ * of at least the file's size (looks_mapped). */
 #define RELEASE_STEP (1u << 20)
 
-/* The read running under a guard on this thread, if any. */
+/* The read running under a guard on this thread, if any: the mapping as it
+ * was when the read began, and the stream, whose buffer fields glibc moves
+ * if it remaps a file that grew during the read. */
 typedef struct map_guard {
     sigjmp_buf jb;
     const char *lo, *hi;
+    FILE *fp;
 } map_guard;
 static _Thread_local map_guard *volatile tls_guard;
 static struct sigaction old_bus;
@@ -82,7 +86,7 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
     map_guard *g = tls_guard;
     const char *a = si ? (const char *)si->si_addr : NULL;
-    if (g && a >= g->lo && a < g->hi) {
+    if (g && ((a >= g->lo && a < g->hi) || (a >= g->fp->_IO_buf_base && a < g->fp->_IO_buf_end))) {
         tls_guard = NULL;
         siglongjmp(g->jb, 1);
     }
@@ -175,8 +179,13 @@ static void release_behind(tt_pcapfile *f)
 static int map_fault(tt_pcapfile *f, char *errbuf)
 {
     struct stat st;
-    uint64_t orig = f->map_len; /* the span read, which follows a file that grew */
-    bool known = fstat(fileno(pcap_file(f->p)), &st) == 0;
+    FILE *fp = pcap_file(f->p);
+    /* The size read: the span checked, or glibc's larger one if it remapped
+     * a file that grew during the read that faulted. */
+    uint64_t orig = f->map_len;
+    if (looks_mapped(fp->_IO_buf_base, fp->_IO_buf_end, orig))
+        orig = (uint64_t)(fp->_IO_buf_end - fp->_IO_buf_base);
+    bool known = fstat(fileno(fp), &st) == 0;
     unsigned long long rec = (unsigned long long)(f->records + 1);
     if (known && (uint64_t)st.st_size < orig)
         snprintf(f->errmsg, sizeof f->errmsg,
@@ -204,6 +213,7 @@ static int guarded_dispatch(tt_pcapfile *f, int cnt, pcap_handler cb, u_char *us
         map_guard g;
         g.lo = f->map;
         g.hi = f->map + f->map_len;
+        g.fp = pcap_file(f->p);
         map_guard *prev = tls_guard; /* a callback's own read of another file nests */
         if (sigsetjmp(g.jb, 0) != 0) {
             tls_guard = prev;
