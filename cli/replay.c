@@ -36,15 +36,17 @@
  * with 8 192 once or twice. */
 #define REPLAY_HANDOFF 8192u
 #define REPLAY_POLL 64u
-/* The ring between the reader and the analysis: 2 MiB rather than the
- * embedded default's 512 KiB. Where the analysis keeps up (long flows) a
- * 512 KiB ring ran dry more often (long-raw 130-151 times a run, 3 at
- * 2 MiB; long-eth 159-165, 74-88 at 2 MiB, 6 runs of 7) and both threads
- * spent more CPU (perf, long-raw: reader 103 -> 81 ms, analysis 76 -> 64
- * ms): long-eth 113 -> 87 ms, long-raw 106 -> 83 ms; the SYN scan unchanged.
- * It costs the mixed capture 2-4 % (406.7 against 390.7 ms at 512 KiB, same
- * CPU; cause not found): docs/PERFORMANCE.md, eleventh round and its runs. */
-#define REPLAY_RING (2u << 20)
+/* The ring between the reader and the analysis: 512 KiB, the embedded
+ * default. From the eleventh to the thirteenth round it was 2 MiB, a lead
+ * that covered the reader's stalls in each 1 MiB read() of the file (~150
+ * us): at 512 KiB the analysis ran dry 130-165 times a run on the long
+ * flows and long-eth took 113 instead of 87 ms. A regular file is now read
+ * through its mapping (capture/pcapfile.c), with no such stalls, and 512
+ * KiB, 1 MiB and 2 MiB give the same times (long-raw 90.1 / 91.2 / 89.8 ms,
+ * 15 alternating runs; long-eth, synscan-eth, mixed-eth level too) and the
+ * same CPU, for 1.5 MiB less resident memory: docs/PERFORMANCE.md,
+ * thirteenth round. A pipe (replay -) is slower than either anyway. */
+#define REPLAY_RING (512u << 10)
 
 enum { EXIT_ANALYSED = 0, EXIT_RUNTIME = 1, EXIT_INPUT = 2, EXIT_REGRESSION = 3 };
 
