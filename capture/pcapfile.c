@@ -70,12 +70,11 @@ struct tt_pcapfile {
  * of at least the file's size (looks_mapped). */
 #define RELEASE_STEP (1u << 20)
 
-/* The read running under a guard on this thread, if any: the mapping as it
- * was when the read began, and the stream, whose buffer fields glibc moves
- * if it remaps a file that grew during the read. */
+/* The read running under a guard on this thread, if any, and its stream:
+ * the stream's buffer fields are the mapping, wherever glibc has moved it
+ * (it remaps a file that grew during the read before copying from it). */
 typedef struct map_guard {
     sigjmp_buf jb;
-    const char *lo, *hi;
     FILE *fp;
 } map_guard;
 static _Thread_local map_guard *volatile tls_guard;
@@ -86,7 +85,7 @@ static void on_sigbus(int sig, siginfo_t *si, void *uc)
 {
     map_guard *g = tls_guard;
     const char *a = si ? (const char *)si->si_addr : NULL;
-    if (g && ((a >= g->lo && a < g->hi) || (a >= g->fp->_IO_buf_base && a < g->fp->_IO_buf_end))) {
+    if (g && a >= g->fp->_IO_buf_base && a < g->fp->_IO_buf_end) {
         tls_guard = NULL;
         siglongjmp(g->jb, 1);
     }
@@ -211,8 +210,6 @@ static int guarded_dispatch(tt_pcapfile *f, int cnt, pcap_handler cb, u_char *us
 #ifdef TT_PCAPFILE_MAP
     if (f->map) {
         map_guard g;
-        g.lo = f->map;
-        g.hi = f->map + f->map_len;
         g.fp = pcap_file(f->p);
         map_guard *prev = tls_guard; /* a callback's own read of another file nests */
         if (sigsetjmp(g.jb, 0) != 0) {
@@ -230,8 +227,9 @@ static int guarded_dispatch(tt_pcapfile *f, int cnt, pcap_handler cb, u_char *us
     return pcap_dispatch(f->p, cnt, cb, user);
 }
 
-/* The file's stdio buffer: 256 KiB, four read(2)s a MiB. Replay ran as fast
- * with 64 KiB to 1 MiB (its 2 MiB ring covers the reads' stalls); 1 MiB
+/* The file's stdio buffer, for what is not read through a mapping (pipes,
+ * stdin, other C libraries): 256 KiB, four read(2)s a MiB. Replay ran as fast
+ * with 64 KiB to 1 MiB (with the 2 MiB ring it then had); 1 MiB
  * cost 0.8 MiB more resident memory (docs/PERFORMANCE.md, eleventh round). */
 #define READ_BUFFER (256u << 10)
 

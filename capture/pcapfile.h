@@ -61,9 +61,8 @@ int tt_pcapfile_open(tt_pcapfile **out, const char *path, const char *bpf, char 
  * or TT_EIO when the file shrank while it was being read or its pages could
  * not be read from the device (with glibc a regular file is read through
  * its mapping, where either would otherwise end the process with SIGBUS),
- * with a message in errbuf
- * naming the file, the record number and the reason. After a negative
- * return every later call returns it again.
+ * with a message in errbuf naming the file, the record number and the
+ * reason. After a negative return every later call returns it again.
  * Thread-safety: owner thread only. */
 int tt_pcapfile_next(tt_pcapfile *f, tt_pcapfile_pkt *pkt, char *errbuf);
 

@@ -45,7 +45,8 @@
  * KiB, 1 MiB and 2 MiB give the same times (long-raw 90.1 / 91.2 / 89.8 ms,
  * 15 alternating runs; long-eth, synscan-eth, mixed-eth level too) and the
  * same CPU, for 1.5 MiB less resident memory: docs/PERFORMANCE.md,
- * thirteenth round. A pipe (replay -) is slower than either anyway. */
+ * thirteenth round. Through a pipe (replay -) replay is pipe-bound at
+ * every size. */
 #define REPLAY_RING (512u << 10)
 
 enum { EXIT_ANALYSED = 0, EXIT_RUNTIME = 1, EXIT_INPUT = 2, EXIT_REGRESSION = 3 };
