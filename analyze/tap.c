@@ -65,6 +65,7 @@ struct tt_tap {
     uint64_t seen_drops[TT_TAP_MAX_PRODUCERS]; /* consumer only */
     pending pend[TT_TAP_MAX_PRODUCERS];        /* consumer only */
     bool flushing;                             /* consumer only: finishing, no frontier */
+    bool backlog; /* consumer only: the last pass left records peeked or a ring full */
     _Atomic bool closing;
     _Atomic bool finished;
     bool thread_started;
@@ -200,19 +201,27 @@ static void evaluate(tt_tap *t, uint64_t now, bool final)
 /* One consumer pass: peek every ring, merge by timestamp up to the frontier,
  * analyse, release the rings whose peeked records are all analysed.
  *
- * The frontier: a ring whose burst came back full may hold more records
- * beyond its peeked ones, so nothing later than those can be analysed yet
- * without risking a reply before its request (a bulk direction's burst
- * covers less time than the ACK direction's). Records past the frontier stay
- * peeked (valid until release) and are merged on the next pass. The ring with
- * the lowest frontier has all its records analysed, so every pass progresses.
- * Returns the number of records analysed. */
+ * The frontier: any ring may hold more records beyond its peeked ones, one
+ * whose burst came back full and one whose burst did not (its producer may
+ * have submitted more after the peek, while the next rings were peeked), so
+ * nothing later than those can be analysed yet without risking a reply
+ * before its request (a bulk direction's burst covers less time than the
+ * ACK direction's; one host thread dealing copies over several rings reaches
+ * each ring after the peek of the one before). Records past the frontier
+ * stay peeked (valid until release) and are merged on the next pass. The
+ * ring with the lowest frontier has all its records analysed, so every pass
+ * progresses. A ring found empty sets no frontier: a copy it receives
+ * afterwards is later than the copies peeked before it as long as the
+ * producers stamp copies in the order they submit them, give or take the
+ * time of one pass (docs/embedding.md, "Order across producers"). Returns
+ * the number of records analysed; t->backlog says whether more were
+ * already waiting. */
 static unsigned consume_once(tt_tap *t, unsigned budget)
 {
     /* C1: acquire pairs with P1 in tt_tap_producer_open: prod[i] is complete. */
     unsigned np = atomic_load_explicit(&t->nprod, memory_order_acquire);
     unsigned total = 0, want = budget && budget < BURST ? budget : BURST;
-    bool full[TT_TAP_MAX_PRODUCERS];
+    bool backlog = false;
     apply_markers(t);
     for (unsigned i = 0; i < np; i++) {
         pending *q = &t->pend[i];
@@ -221,11 +230,12 @@ static unsigned consume_once(tt_tap *t, unsigned budget)
             q->n -= q->pos;
             q->pos = 0;
         }
-        full[i] = true;
         if (q->n < BURST) {
             unsigned got = tt_ring_peek_burst_sc(t->prod[i]->ring, q->recs + q->n, want);
-            full[i] = got == want;
+            backlog |= got == want;
             q->n += got;
+        } else {
+            backlog = true;
         }
         /* New drops on this ring: the analyzer must not trust that window. */
         tt_ring_stats rs;
@@ -244,7 +254,7 @@ static unsigned consume_once(tt_tap *t, unsigned budget)
     uint64_t frontier = UINT64_MAX;
     for (unsigned i = 0; i < np; i++) {
         const pending *q = &t->pend[i];
-        if (!full[i] || q->n == q->pos)
+        if (q->n == q->pos)
             continue;
         uint64_t top = 0;
         for (unsigned j = q->pos; j < q->n; j++)
@@ -280,7 +290,9 @@ static unsigned consume_once(tt_tap *t, unsigned budget)
             tt_ring_release_sc(t->prod[i]->ring);
             q->n = q->pos = 0;
         }
+        backlog |= q->n > 0; /* records past the frontier hold their ring's space */
     }
+    t->backlog = backlog;
     if (total) {
         evaluate(t, t->last_ts, false);
         pthread_mutex_lock(&t->stats_lock);
@@ -337,12 +349,15 @@ static void *thread_main(void *arg)
     for (;;) {
         pthread_mutex_lock(&t->consume_lock);
         unsigned got = 0;
-        if (!atomic_load_explicit(&t->finished, memory_order_acquire))
+        bool more = false;
+        if (!atomic_load_explicit(&t->finished, memory_order_acquire)) {
             got = consume_once(t, 0);
+            more = t->backlog;
+        }
         pthread_mutex_unlock(&t->consume_lock);
         batch += got;
-        if (got >= BURST)
-            continue; /* more may be waiting */
+        if (got >= BURST || more)
+            continue; /* more are waiting: a full burst, or copies past the frontier */
         if (batch && !t->cfg.lossless) {
             /* The rings are drained. Waiting for the next copy in
              * tt_ring_wait_sc spins first, and a copy arriving every few

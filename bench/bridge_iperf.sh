@@ -24,7 +24,8 @@
 # through the bridge to a server in namespace B. For each: receiver's rate,
 # TCP retransmits, UDP loss, the forwarder's CPU (utime+stime of the process
 # and of its threads, from /proc, over the iperf3 run), and for tunneltap the
-# tap's copies dropped (from `tunneltap status`) and the bridge's write errors.
+# tap's copies dropped and analysed out of order (from `tunneltap status`) and
+# the bridge's write errors.
 #
 # Environment: TT_BIN (default build/tunneltap), UDP_RATE (200M), UDP_LEN
 # (1400), OUT (default bench/out/bridge_iperf), BRIDGE_ARGS (extra options
@@ -68,7 +69,7 @@ def per_packet(r, key):  # µs of CPU per packet read, from a CPU % column
     w, p, c = num(r['wall_s']), num(r['packets_read']), num(r[key])
     return None if None in (w, p, c) or not p else c / 100 * w * 1e6 / p
 def stat(cfg, proto, key):
-    v = [per_packet(r, key[4:]) if key.startswith('upp:') else num(r[key])
+    v = [per_packet(r, key[4:]) if key.startswith('upp:') else num(r.get(key))
          for r in rows if r['config'] == cfg and r['proto'] == proto]
     v = [x for x in v if x is not None]
     return (statistics.median(v), min(v), max(v), len(v)) if v else (float('nan'),) * 3 + (0,)
@@ -82,8 +83,8 @@ for proto in ('tcp', 'udp'):
     print('| configuration | n | Mbit/s received | ratio to without | '
           + ('TCP retransmits' if proto == 'tcp' else 'UDP loss % (B socket drops)')
           + ' | CPU % process (fwd thread + tap thread) | CPU µs/packet process (fwd thread)'
-          ' | copies dropped of submitted | TUN queue drops |')
-    print('|---|--:|--:|--:|--:|--:|--:|--:|--:|')
+          ' | copies dropped of submitted | copies out of order | TUN queue drops |')
+    print('|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|')
     for c in cfgs:
         m, e = stat(c, proto, 'mbps'), stat(c, proto, 'retrans_or_loss_pct')
         cpu, fwd, oth = (stat(c, proto, k)[0] for k in
@@ -91,6 +92,8 @@ for proto in ('tcp', 'udp'):
         upp, uppf = stat(c, proto, 'upp:cpu_pct')[0], stat(c, proto, 'upp:cpu_fwd_thread_pct')[0]
         d, sub = stat(c, proto, 'copies_dropped'), stat(c, proto, 'copies_submitted')
         drops = '-' if c == 'without' else f'{d[0]:.0f} of {sub[0]:.0f} [{d[1]:.0f}-{d[2]:.0f}]'
+        o = stat(c, proto, 'copies_out_of_order')
+        order = '-' if c == 'without' or not o[3] else f'{o[0]:.0f} [{o[1]:.0f}-{o[2]:.0f}]'
         ratio = m[0] / base if base == base and base else float('nan')
         if proto == 'tcp':
             extra = f'{e[0]:.0f} [{e[1]:.0f}-{e[2]:.0f}]'
@@ -99,7 +102,7 @@ for proto in ('tcp', 'udp'):
                      f'({stat(c, proto, "udp_rcvbuf_errors_b")[0]:.0f})')
         threads = f'({fwd:.0f} + {oth:.0f})' if c != 'without' else f'({fwd:.0f})'
         print(f'| {names[c]} | {m[3]} | {m[0]:.0f} [{m[1]:.0f}-{m[2]:.0f}] | {ratio:.1%} | {extra} | '
-              f'{cpu:.0f} {threads} | {upp:.2f} ({uppf:.2f}) | {drops} | '
+              f'{cpu:.0f} {threads} | {upp:.2f} ({uppf:.2f}) | {drops} | {order} | '
               f'{stat(c, proto, "tun_queue_drops")[0]:.0f} |')
     # paired: the configurations of one repetition ran back to back
     by = {(r['config'], r['rep']): num(r['mbps']) for r in rows if r['proto'] == proto}
@@ -216,15 +219,17 @@ cpu_ticks() {
     echo "$((main + other)) $main $other"
 }
 
-# status_drops : "submitted dropped analysed" from the running bridge.
+# status_drops : "submitted dropped analysed write_errors ts_backwards" from
+# the running bridge (NA for a field an older binary does not report).
 status_drops() {
     "$TT_BIN" status --control "$CTL" 2>/dev/null | python3 -c '
 import json, sys
 try:
     j = json.load(sys.stdin)
-    print(j["packets"]["submitted"], j["drops"]["total"], j["packets"]["analysed"], j["write_errors"])
+    print(j["packets"]["submitted"], j["drops"]["total"], j["packets"]["analysed"], j["write_errors"],
+          j["packets"].get("ts_backwards", "NA"))
 except Exception:
-    print("NA NA NA NA")'
+    print("NA NA NA NA NA")'
 }
 
 HZ=$(getconf CLK_TCK)
@@ -256,7 +261,7 @@ print(d, r, sys.argv[3] or "NA")' "$a" "$b" "$u" 2>/dev/null || echo NA NA NA
 measure() {
     local cfg=$1 rep=$2 proto=$3 t0 t1 c0 c1 d0 d1 q0 q1 js
     js=$WORK/$cfg-$rep-$proto.json
-    d0=(NA NA NA NA)
+    d0=(NA NA NA NA NA)
     [ "$cfg" != without ] && read -r -a d0 < <(status_drops)
     read -r -a q0 < <(tun_counters)
     read -r -a c0 < <(cpu_ticks "$FWD_PID")
@@ -270,7 +275,7 @@ measure() {
     t1=$(date +%s.%N)
     read -r -a c1 < <(cpu_ticks "$FWD_PID")
     read -r -a q1 < <(tun_counters)
-    d1=(NA NA NA NA)
+    d1=(NA NA NA NA NA)
     [ "$cfg" != without ] && read -r -a d1 < <(status_drops)
     python3 - "$js" "$cfg" "$rep" "$proto" "$t0" "$t1" "$HZ" "${c0[*]}" "${c1[*]}" "${d0[*]}" "${d1[*]}" "${q0[*]}" "${q1[*]}" \
         >>"$OUT/runs.tsv" <<'EOF'
@@ -301,7 +306,7 @@ except Exception as e:
     mbps, extra, err = float('nan'), 'NA', 'iperf3 failed: %s' % (j.get('error') if 'j' in dir() else e)
 print('\t'.join([cfg, rep, proto, '%.1f' % mbps, str(extra), '%.1f' % cpu[0], '%.1f' % cpu[1],
                  '%.1f' % cpu[2], delta(0), delta(1), str(qdrops), str(pkts), cpu_us_pkt,
-                 str(rcvbuf), '%.1f' % wall, err]))
+                 str(rcvbuf), '%.1f' % wall, delta(4), err]))
 EOF
 }
 
@@ -315,7 +320,7 @@ EOF
     echo "runs: $REPS repetitions x {$CONFIGS}, iperf3 TCP ${SECS}s (+1s omitted), UDP ${UDP_RATE}bit/s x ${UDP_LEN} B for ${SECS}s${BRIDGE_ARGS:+, bridge options: $BRIDGE_ARGS}"
     echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$OUT/machine.txt" >&2
-printf 'config\trep\tproto\tmbps\tretrans_or_loss_pct\tcpu_pct\tcpu_fwd_thread_pct\tcpu_other_threads_pct\tcopies_submitted\tcopies_dropped\ttun_queue_drops\tpackets_read\tcpu_us_per_packet\tudp_rcvbuf_errors_b\twall_s\terror\n' \
+printf 'config\trep\tproto\tmbps\tretrans_or_loss_pct\tcpu_pct\tcpu_fwd_thread_pct\tcpu_other_threads_pct\tcopies_submitted\tcopies_dropped\ttun_queue_drops\tpackets_read\tcpu_us_per_packet\tudp_rcvbuf_errors_b\twall_s\tcopies_out_of_order\terror\n' \
     >"$OUT/runs.tsv"
 : >"$OUT/summaries.txt"
 

@@ -137,9 +137,10 @@ int main(int argc, char **argv)
     tt_tap_finish(tap);
     tt_tap_get_stats(tap, &st);
     stage("fed");
-    printf("packets=%llu\nrefused=%llu\nflows=%llu\nflows_peak=%llu\n", n, refused,
-           (unsigned long long)st.analyzer.flows_created,
-           (unsigned long long)st.analyzer.flows_peak);
+    printf("packets=%llu\nrefused=%llu\nflows=%llu\nflows_peak=%llu\nts_backwards=%llu\n", n,
+           refused, (unsigned long long)st.analyzer.flows_created,
+           (unsigned long long)st.analyzer.flows_peak,
+           (unsigned long long)st.analyzer.ts_backwards);
     printf("dpi_classified=%llu\ndpi_given_up=%llu\ndpi_pool_empty=%llu\nevicted=%llu\n",
            (unsigned long long)st.analyzer.dpi_classified,
            (unsigned long long)st.analyzer.dpi_given_up,

@@ -247,17 +247,26 @@ summarize() {
     /^case=/ { split($2, a, " "); c = a[1]; if (!(c in n)) order[++nc] = c; n[c]++; next }
     { v[c, $1, n[c]] = $2; keys[$1] = 1 }
     END {
-      print "| capture | start RSS MiB | after open MiB | peak RSS MiB | peak - start MiB | heap after open MiB | tt_tap_memsize MiB | budget MiB | flow bytes | flows | DPI pool empty |"
-      print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+      print "| capture | start RSS MiB | after open MiB | peak RSS MiB | peak - start MiB | heap after open MiB | tt_tap_memsize MiB | budget MiB | flow bytes | flows (every run) | copies out of order (most in a run) | DPI pool empty |"
+      print "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
       for (i = 1; i <= nc; i++) {
         c = order[i]; m = n[c]
         split("start_rss_kb open_rss_kb peak_rss_kb open_heap_kb", ks, " ")
         for (j = 1; j <= 4; j++) { for (r = 1; r <= m; r++) x[r] = v[c, ks[j], r]; med[ks[j]] = median(x, m) }
-        printf "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f | %.0f | %d | %d | %d |\n", c,
+        # the four rings are merged by timestamp: the same flows every run
+        # unless copies were analysed out of order
+        lo = hi = v[c, "flows", 1]; ob = 0; counted = (c, "ts_backwards", 1) in v
+        for (r = 1; r <= m; r++) {
+          if (v[c, "flows", r] < lo) lo = v[c, "flows", r]
+          if (v[c, "flows", r] > hi) hi = v[c, "flows", r]
+          if (v[c, "ts_backwards", r] > ob) ob = v[c, "ts_backwards", r]
+        }
+        if (!counted) ob = "-" # a footprint that did not count them
+        printf "| %s | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f | %.0f | %d | %s | %s | %d |\n", c,
           med["start_rss_kb"] / 1024, med["open_rss_kb"] / 1024, med["peak_rss_kb"] / 1024,
           (med["peak_rss_kb"] - med["start_rss_kb"]) / 1024, med["open_heap_kb"] / 1024,
           v[c, "default_memsize_bytes", 1] / 1048576, v[c, "default_budget_bytes", 1] / 1048576,
-          v[c, "flow_bytes", 1], v[c, "flows", 1], v[c, "dpi_pool_empty", 1]
+          v[c, "flow_bytes", 1], lo == hi ? lo : lo "-" hi, ob, v[c, "dpi_pool_empty", 1]
       }
     }' "$fp"
 } >>"$md"

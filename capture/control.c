@@ -293,6 +293,7 @@ static char *status_reply(tt_control *c)
     tt_control_json_u64(p, "in_flight", st.in_flight);
     tt_control_json_u64(p, "analyzer_packets", st.analyzer.packets);
     tt_control_json_u64(p, "analyzer_bytes", st.analyzer.bytes);
+    tt_control_json_u64(p, "ts_backwards", st.analyzer.ts_backwards);
 
     tt_control_json *d = tt_control_json_object(o, "drops");
     tt_control_json_u64(d, "ring_full", st.dropped_full);
