@@ -50,7 +50,7 @@ struct tt_pcapfile {
 /* Reading a regular file, glibc's stdio maps it whole (fopen mode "m") and
  * fread() copies each record straight from the page cache into libpcap's
  * buffer: one copy fewer than read(2) into a stdio buffer first, 5-9 % of a
- * long-flow replay (docs/PERFORMANCE.md, thirteenth round). Two things come
+ * long-flow replay (docs/PERFORMANCE-history.md, thirteenth round). Two things come
  * with a mapping:
  * - Pages read stay mapped, so resident memory would grow to the file's
  *   size. Every RELEASE_STEP read, release_behind() drops the pages behind
@@ -230,7 +230,7 @@ static int guarded_dispatch(tt_pcapfile *f, int cnt, pcap_handler cb, u_char *us
 /* The file's stdio buffer, for what is not read through a mapping (pipes,
  * stdin, other C libraries): 256 KiB, four read(2)s a MiB. Replay ran as fast
  * with 64 KiB to 1 MiB (with the 2 MiB ring it then had); 1 MiB
- * cost 0.8 MiB more resident memory (docs/PERFORMANCE.md, eleventh round). */
+ * cost 0.8 MiB more resident memory (docs/PERFORMANCE-history.md, eleventh round). */
 #define READ_BUFFER (256u << 10)
 
 static int errno_to_tt(int e)

@@ -44,7 +44,7 @@
  * through its mapping (capture/pcapfile.c), with no such stalls, and 512
  * KiB, 1 MiB and 2 MiB give the same times (long-raw 90.1 / 91.2 / 89.8 ms,
  * 15 alternating runs; long-eth, synscan-eth, mixed-eth level too) and the
- * same CPU, for 1.5 MiB less resident memory: docs/PERFORMANCE.md,
+ * same CPU, for 1.5 MiB less resident memory: docs/PERFORMANCE-history.md,
  * thirteenth round. Through a pipe (replay -) replay is pipe-bound at
  * every size. */
 #define REPLAY_RING (512u << 10)

@@ -223,7 +223,7 @@ else
 fi
 # nDPI's names are what ndpiReader would give, Tor's too: nDPI 4.2 names a
 # TLS flow Tor from its SNI through its DGA check, which looks like a risk
-# computation only (docs/PERFORMANCE.md, tenth round: turning it off renamed
+# computation only (docs/PERFORMANCE-history.md, tenth round: turning it off renamed
 # these three flows TLS).
 if [ -f "$NDPI/bench/tor.pcap" ]; then
     run tor 0 replay "$NDPI/bench/tor.pcap" --json "$TMP/tor.json"
