@@ -210,10 +210,10 @@ static void evaluate(tt_tap *t, uint64_t now, bool final)
  * each ring after the peek of the one before). Records past the frontier
  * stay peeked (valid until release) and are merged on the next pass. The
  * ring with the lowest frontier has all its records analysed, so every pass
- * progresses. A ring found empty sets no frontier: a copy it receives
- * afterwards is later than the copies peeked before it as long as the
- * producers stamp copies in the order they submit them, give or take the
- * time of one pass (docs/embedding.md, "Order across producers"). Returns
+ * progresses. A ring found empty is looked at again after the others (see
+ * below): a copy it receives afterwards is later than every copy peeked as
+ * long as the producers stamp copies in the order they submit them
+ * (docs/embedding.md, "Order across producers"). Returns
  * the number of records analysed; t->backlog says whether more were
  * already waiting. */
 static unsigned consume_once(tt_tap *t, unsigned budget)
@@ -245,6 +245,27 @@ static unsigned consume_once(tt_tap *t, unsigned budget)
             uint64_t at = atomic_load_explicit(&t->prod[i]->last_drop_us, memory_order_relaxed);
             tt_analyzer_note_loss(t->an, at ? at : t->last_ts, drops - t->seen_drops[i]);
             t->seen_drops[i] = drops;
+        }
+    }
+    /* A ring found empty may have received, while the later rings were
+     * peeked, a copy older than theirs. Look at the empty ones again, after
+     * the others, until one look finds nothing new in any of them: every
+     * ring still empty was then last looked at after every ring whose
+     * copies set the frontier, so what it receives next was submitted, and
+     * (producers stamping in the order they submit) stamped, after them.
+     * Each look that finds something leaves one ring fewer to look at. */
+    for (bool found = true; found;) {
+        found = false;
+        for (unsigned i = 0; i < np; i++) {
+            pending *q = &t->pend[i];
+            if (q->n > 0)
+                continue;
+            unsigned got = tt_ring_peek_burst_sc(t->prod[i]->ring, q->recs, want);
+            if (got) {
+                q->n = got;
+                backlog |= got == want;
+                found = true;
+            }
         }
     }
     /* A ring's frontier is the latest timestamp among its peeked records

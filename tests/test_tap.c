@@ -321,13 +321,15 @@ Test(tap, copies_from_two_rings_are_analysed_in_timestamp_order)
 
 /* One host thread dealing copies in time order over four rings while the
  * tap's thread analyses them: each ring is peeked while the host is already
- * filling the next, so a ring whose burst came back short may receive a
- * copy earlier than the later rings' peeked ones. The frontier covers every
- * ring with records, not only those whose burst came back full: with the
- * full ones only, this test saw 1 330-1 387 copies out of order (20 runs of
- * 20 failed; the race needs the two threads on two CPUs at once: pinned to
- * one, the old merge passed 10 of 10), and a 1 M-packet capture dealt this
- * way 790-990 and up to 6 flows too many (bench/footprint.c). */
+ * filling the next, so a ring whose burst came back short, or came back
+ * empty, may receive a copy earlier than the later rings' peeked ones. The
+ * frontier covers every ring with records, not only those whose burst came
+ * back full, and empty rings are looked at again after the others: with
+ * full rings only, this test saw 1 330-1 387 copies out of order (20 runs
+ * of 20 failed; the race needs the two threads on two CPUs at once: pinned
+ * to one, the old merge passed 10 of 10), and a 1 M-packet capture dealt
+ * this way 790-990 and up to 6 flows too many (bench/footprint.c); without
+ * the second look at empty rings, 1 run in 300 failed. */
 Test(tap, copies_dealt_over_four_rings_by_one_thread_are_analysed_in_order)
 {
     tt_tap_config cfg;
