@@ -213,9 +213,8 @@ static void evaluate(tt_tap *t, uint64_t now, bool final)
  * progresses. A ring found empty is looked at again after the others (see
  * below): a copy it receives afterwards is later than every copy peeked as
  * long as the producers stamp copies in the order they submit them
- * (docs/embedding.md, "Order across producers"). Returns
- * the number of records analysed; t->backlog says whether more were
- * already waiting. */
+ * (docs/embedding.md, "Order across producers"). Returns the number of
+ * records analysed; t->backlog says whether more were already waiting. */
 static unsigned consume_once(tt_tap *t, unsigned budget)
 {
     /* C1: acquire pairs with P1 in tt_tap_producer_open: prod[i] is complete. */
