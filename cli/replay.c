@@ -36,18 +36,6 @@
  * with 8 192 once or twice. */
 #define REPLAY_HANDOFF 8192u
 #define REPLAY_POLL 64u
-/* The ring between the reader and the analysis: 512 KiB, the embedded
- * default. From the eleventh to the thirteenth round it was 2 MiB, a lead
- * that covered the reader's stalls in each 1 MiB read() of the file (~150
- * us): at 512 KiB the analysis ran dry 130-165 times a run on the long
- * flows and long-eth took 113 instead of 87 ms. A regular file is now read
- * through its mapping (capture/pcapfile.c), with no such stalls, and 512
- * KiB, 1 MiB and 2 MiB give the same times (long-raw 90.1 / 91.2 / 89.8 ms,
- * 15 alternating runs; long-eth, synscan-eth, mixed-eth level too) and the
- * same CPU, for 1.5 MiB less resident memory: docs/PERFORMANCE-history.md,
- * thirteenth round. Through a pipe (replay -) replay is pipe-bound at
- * every size. */
-#define REPLAY_RING (512u << 10)
 
 enum { EXIT_ANALYSED = 0, EXIT_RUNTIME = 1, EXIT_INPUT = 2, EXIT_REGRESSION = 3 };
 
@@ -550,7 +538,17 @@ int cli_replay_main(int argc, char **argv)
     tcfg.own_thread = true;
     tcfg.live_clock = false;
     tcfg.max_producers = 1;
-    tcfg.ring_bytes = REPLAY_RING;
+    /* The ring between the reader and the analysis: the default 512 KiB.
+     * From the eleventh to the thirteenth round replay's was 2 MiB, a lead
+     * that covered the reader's stalls in each 1 MiB read() of the file
+     * (~150 us): at 512 KiB the analysis ran dry 130-165 times a run on the
+     * long flows and long-eth took 113 instead of 87 ms. A regular file is
+     * now read through its mapping (capture/pcapfile.c), with no such
+     * stalls, and 512 KiB, 1 MiB and 2 MiB give the same times (long-raw
+     * 90.1 / 91.2 / 89.8 ms, 15 alternating runs; long-eth, synscan-eth,
+     * mixed-eth level too) and the same CPU, for 1.5 MiB less resident
+     * memory: docs/PERFORMANCE-history.md, thirteenth round. Through a pipe
+     * (replay -) replay is pipe-bound at every size. */
     tcfg.memory_budget = 0; /* a command-line replay is bounded by max_flows, not 16 MiB */
     tt_analyzer_config cfg = tcfg.analyzer;
     cfg.verify_checksums = o.verify_checksums;
