@@ -65,7 +65,6 @@ struct tt_tap {
     uint64_t seen_drops[TT_TAP_MAX_PRODUCERS]; /* consumer only */
     pending pend[TT_TAP_MAX_PRODUCERS];        /* consumer only */
     bool flushing;                             /* consumer only: finishing, no frontier */
-    bool backlog; /* consumer only: the last pass left records peeked or a ring full */
     _Atomic bool closing;
     _Atomic bool finished;
     bool thread_started;
@@ -214,8 +213,10 @@ static void evaluate(tt_tap *t, uint64_t now, bool final)
  * below): a copy it receives afterwards is later than every copy peeked as
  * long as the producers stamp copies in the order they submit them
  * (docs/embedding.md, "Order across producers"). Returns the number of
- * records analysed; t->backlog says whether more were already waiting. */
-static unsigned consume_once(tt_tap *t, unsigned budget)
+ * records analysed; *more (when not NULL) says whether more were already
+ * waiting: a ring's burst came back full, or copies past the frontier hold
+ * their ring's space. */
+static unsigned consume_once(tt_tap *t, unsigned budget, bool *more)
 {
     /* C1: acquire pairs with P1 in tt_tap_producer_open: prod[i] is complete. */
     unsigned np = atomic_load_explicit(&t->nprod, memory_order_acquire);
@@ -310,9 +311,10 @@ static unsigned consume_once(tt_tap *t, unsigned budget)
             tt_ring_release_sc(t->prod[i]->ring);
             q->n = q->pos = 0;
         }
-        backlog |= q->n > 0; /* records past the frontier hold their ring's space */
+        backlog |= q->n > 0;
     }
-    t->backlog = backlog;
+    if (more)
+        *more = backlog;
     if (total) {
         evaluate(t, t->last_ts, false);
         pthread_mutex_lock(&t->stats_lock);
@@ -370,10 +372,8 @@ static void *thread_main(void *arg)
         pthread_mutex_lock(&t->consume_lock);
         unsigned got = 0;
         bool more = false;
-        if (!atomic_load_explicit(&t->finished, memory_order_acquire)) {
-            got = consume_once(t, 0);
-            more = t->backlog;
-        }
+        if (!atomic_load_explicit(&t->finished, memory_order_acquire))
+            got = consume_once(t, 0, &more);
         pthread_mutex_unlock(&t->consume_lock);
         batch += got;
         if (got >= BURST || more)
@@ -631,7 +631,7 @@ int tt_tap_drain(tt_tap *t, unsigned budget)
     unsigned total = 0;
     if (!atomic_load_explicit(&t->finished, memory_order_acquire)) {
         for (;;) {
-            unsigned got = consume_once(t, budget ? budget - total : 0);
+            unsigned got = consume_once(t, budget ? budget - total : 0, NULL);
             total += got;
             if (!got || (budget && total >= budget))
                 break;
@@ -723,7 +723,7 @@ int tt_tap_finish(tt_tap *t)
     }
     pthread_mutex_lock(&t->consume_lock);
     t->flushing = true;
-    while (consume_once(t, 0) > 0) {
+    while (consume_once(t, 0, NULL) > 0) {
     }
     apply_markers(t);
     /* S1: release pairs with the acquire in submit and the thread loop. */
