@@ -713,11 +713,21 @@ void tt_analyzer_advance(tt_analyzer *a, uint64_t now)
     a->now_us = now;
     if (now < a->next_due_us)
         return; /* no list head is due (see lower_due): the common case, per packet */
+    /* The next due time is taken from each head as its loop leaves it. A
+     * judge queue's head may still go later in this call (a flow released by
+     * the expiry loops leaves its queue), but the queue is in deadline order,
+     * so the head after it is due no sooner: the bound stays at or below every
+     * head's due time, as lower_due requires. Nothing is appended here. */
+    uint64_t due = UINT64_MAX;
     /* Deadlines first: a flow is judged before it can expire. */
     for (int q = 1; q < TT__JQ_N; q++) {
         uint32_t idx;
-        while ((idx = a->jq[q].head) != TT__NIL && a->flows[idx].judge_at_us <= now) {
+        while ((idx = a->jq[q].head) != TT__NIL) {
             tt__flow *f = &a->flows[idx];
+            if (f->judge_at_us > now) {
+                due = f->judge_at_us < due ? f->judge_at_us : due;
+                break;
+            }
             judge_dequeue(a, idx);
             judge(a, idx, now, false);
             /* Zeek's attempt timer: an unanswered SYN's connection ends here,
@@ -731,18 +741,15 @@ void tt_analyzer_advance(tt_analyzer *a, uint64_t now)
     }
     for (int l = 0; l < TT__LC_N; l++) {
         uint32_t idx;
-        while ((idx = a->lists[l].head) != TT__NIL &&
-               a->flows[idx].last_us + a->timeouts_us[l] <= now)
+        while ((idx = a->lists[l].head) != TT__NIL) {
+            uint64_t end = a->flows[idx].last_us + a->timeouts_us[l];
+            if (end > now) {
+                due = end < due ? end : due;
+                break;
+            }
             release(a, idx, now, false);
+        }
     }
-    uint64_t due = UINT64_MAX;
-    for (int q = 1; q < TT__JQ_N; q++)
-        if (a->jq[q].head != TT__NIL && a->flows[a->jq[q].head].judge_at_us < due)
-            due = a->flows[a->jq[q].head].judge_at_us;
-    for (int l = 0; l < TT__LC_N; l++)
-        if (a->lists[l].head != TT__NIL &&
-            a->flows[a->lists[l].head].last_us + a->timeouts_us[l] < due)
-            due = a->flows[a->lists[l].head].last_us + a->timeouts_us[l];
     a->next_due_us = due;
 }
 
