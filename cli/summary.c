@@ -780,6 +780,78 @@ out:
     return rc;
 }
 
+/* The groups' order for the host pass: each host's (version, address,
+ * protocol) together, by port, the hosts in no order that matters. The sort runs on 64-bit words,
+ * not on the groups: a word is a host key (an IPv4 address; a hash of an IPv6 one), the port and
+ * the group's index, sorted by radix, bytes that never differ skipped. Hosts of one key (one
+ * address with two protocols; two IPv6 addresses of one hash) are then sorted by the groups
+ * themselves, within their key's run. A scan's 65 536 groups (callgrind, the first 100 000 packets
+ * of synscan-eth): qsort of the groups 22.7 M instructions, this 6.6 M; the whole list 32.0 M, now
+ * 15.6 M. NULL when out of memory. */
+_Static_assert(CLI_SUMMARY_MAX_DESTS <= 65536u, "a group's index is 16 bits of the sort word");
+
+static uint32_t host_key(const cli_dest *d)
+{
+    uint64_t a0, a1;
+    memcpy(&a0, d->addr, 8);
+    memcpy(&a1, d->addr + 8, 8);
+    if (d->ip_version == 4)
+        return (uint32_t)d->addr[0] << 24 | (uint32_t)d->addr[1] << 16 | (uint32_t)d->addr[2] << 8 |
+               d->addr[3];
+    return (uint32_t)(tt__mix64(a0 ^ tt__mix64(a1 ^ d->ip_version)) >> 32);
+}
+
+static const cli_dest **by_host_order(const cli_summary *s)
+{
+    size_t n = s->dest_used;
+    uint64_t *w = malloc(n * sizeof *w), *tmp = malloc(n * sizeof *tmp);
+    if (!w || !tmp) {
+        free(w);
+        free(tmp);
+        return NULL;
+    }
+    size_t count[6][256] = {{0}}; /* bytes 2..7 of the words; bytes 0..1 are the index */
+    for (size_t i = 0; i < n; i++) {
+        const cli_dest *d = &s->dest[i];
+        w[i] = (uint64_t)host_key(d) << 32 | (uint64_t)d->port << 16 | i;
+        for (unsigned b = 0; b < 6; b++)
+            count[b][w[i] >> (16 + 8 * b) & 0xff]++;
+    }
+    for (unsigned b = 0; b < 6; b++) {
+        unsigned shift = 16 + 8 * b;
+        if (count[b][w[0] >> shift & 0xff] == n)
+            continue; /* every word has this byte: nothing to order */
+        size_t at = 0;
+        for (unsigned v = 0; v < 256; v++) {
+            size_t c = count[b][v];
+            count[b][v] = at;
+            at += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            tmp[count[b][w[i] >> shift & 0xff]++] = w[i];
+        uint64_t *t = w;
+        w = tmp;
+        tmp = t;
+    }
+    free(tmp);
+    const cli_dest **all = malloc(n * sizeof *all); /* tmp's space, freed just before */
+    if (!all) {
+        free(w);
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++)
+        all[i] = &s->dest[w[i] & 0xffff];
+    for (size_t i = 0, j; i < n; i = j) {
+        bool one = true; /* one host in the key's run */
+        for (j = i + 1; j < n && w[j] >> 32 == w[i] >> 32; j++)
+            one = one && same_host(all[i], all[j]) == 0;
+        if (!one)
+            qsort(all + i, j - i, sizeof *all, by_host);
+    }
+    free(w);
+    return all;
+}
+
 /* Every group sorted by host, then port; each host and protocol's run whose
  * failing groups are more than CLI_ROLLUP_PORTS gives one row counting every
  * group of the run. The groups of the other runs go to offer_by_port. A
@@ -801,16 +873,13 @@ int cli_summary_failing(cli_summary *s, bool with_uncertain, size_t top, cli_des
     /* Only the rows listed are kept: all of them were 8 MiB for a scan's
      * 65 536 groups, of which the summary prints 10. */
     ranked k = {.top = n < top ? n : top};
-    const cli_dest **all = malloc(s->dest_used * sizeof *all);
+    const cli_dest **all = s->dest_used ? by_host_order(s) : NULL;
     k.rows = k.top ? malloc(k.top * sizeof *k.rows) : NULL;
-    if (!all || (k.top && !k.rows)) {
+    if ((s->dest_used && !all) || (k.top && !k.rows)) {
         free(all);
         free(k.rows);
         return TT_ENOMEM;
     }
-    for (size_t i = 0; i < s->dest_used; i++)
-        all[i] = &s->dest[i];
-    qsort(all, s->dest_used, sizeof *all, by_host);
     size_t rest = 0, rest_fails = 0; /* groups left for the port pass, at the front of all */
     for (size_t i = 0, j; i < s->dest_used; i = j) {
         size_t fails = 0, ports = 0;

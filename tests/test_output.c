@@ -1101,6 +1101,63 @@ Test(summary, host_and_port_rows_never_share_a_group)
     cli_summary_free(&s);
 }
 
+/* One address failing on several ports of two protocols is two hosts, a row
+ * each; so are IPv6 hosts, whichever hash their address gets. The ports are
+ * added alternating between the protocols, so that an order by address and
+ * port alone would mix the two hosts' groups. */
+Test(summary, one_address_failing_on_two_protocols_is_two_hosts)
+{
+    cli_summary s;
+    cli_summary_init(&s);
+    char addr[40];
+    for (uint16_t port = 1; port <= 7; port++) {
+        add_to(&s, 6, "192.0.2.7", port, NULL, TT_VERDICT_SYN_UNANSWERED);
+        if (port <= 6)
+            add_to(&s, 17, "192.0.2.7", port, NULL, TT_VERDICT_UNANSWERED);
+        for (int h = 1; h <= 40; h++) { /* 40 IPv6 hosts failing on 6 ports, 2 on 8 */
+            snprintf(addr, sizeof addr, "2001:db8::%x", h);
+            add_to(&s, 6, addr, port, NULL,
+                   port <= 6 || h <= 2 ? TT_VERDICT_SYN_REJECTED : TT_VERDICT_ESTABLISHED);
+            if (h <= 2)
+                add_to(&s, 6, addr, (uint16_t)(port + 100), NULL, TT_VERDICT_SYN_REJECTED);
+        }
+    }
+    add_to(&s, 17, "192.0.2.8", 9, NULL, TT_VERDICT_UNANSWERED);
+    cli_dest_row *rows;
+    size_t n;
+    cr_assert_eq(cli_summary_failing(&s, false, SIZE_MAX, &rows, &n), 0);
+    cr_assert_eq(n, 2 + 40 + 1, "a row for each host and protocol, and 192.0.2.8's: %zu", n);
+    size_t v4 = 0, v6 = 0, single = 0;
+    for (size_t i = 0; i < n; i++) {
+        const cli_dest *d = &rows[i].d;
+        if (!rows[i].ports) {
+            single++;
+            cr_assert_eq(d->port, 9);
+            cr_assert_eq(d->failed, 1);
+        } else if (d->ip_version == 4) {
+            v4++;
+            cr_assert_eq(d->port, 0);
+            cr_assert_eq(rows[i].ports, d->proto == 6 ? 7u : 6u, "%u: %zu ports", d->proto,
+                         rows[i].ports);
+            cr_assert_eq(d->failed, d->proto == 6 ? 7u : 6u);
+            cr_assert_eq(d->flows, d->failed);
+        } else {
+            v6++;
+            cr_assert_eq(d->proto, 6);
+            inet_ntop(AF_INET6, d->addr, addr, sizeof addr);
+            bool first_two = !strcmp(addr, "2001:db8::1") || !strcmp(addr, "2001:db8::2");
+            cr_assert_eq(rows[i].ports, first_two ? 14u : 6u, "%s: %zu ports", addr, rows[i].ports);
+            cr_assert_eq(d->failed, first_two ? 14u : 6u, "%s", addr);
+            cr_assert_eq(d->flows, first_two ? 14u : 7u, "%s: every flow to the host", addr);
+        }
+    }
+    cr_assert_eq(v4, 2);
+    cr_assert_eq(v6, 40);
+    cr_assert_eq(single, 1);
+    free(rows);
+    cli_summary_free(&s);
+}
+
 /* A scan at scale: 3 000 hosts, each failing on 7 ports with one working,
  * grows the groups well past their first size; then, with the groups full,
  * a flow to a known group is still counted and a new group is left out and
