@@ -62,11 +62,15 @@ struct tt_tap {
     pthread_mutex_t prod_lock;
     tt_producer *prod[TT_TAP_MAX_PRODUCERS];
     _Atomic unsigned nprod;
+    /* Read by every submit: kept off the lines the consumer writes (the
+     * pending copies, consume_lock), where each of its passes would take the
+     * line from the producers' cores. */
+    _Atomic bool closing;
+    _Atomic bool finished;
+    char apart[64];
     uint64_t seen_drops[TT_TAP_MAX_PRODUCERS]; /* consumer only */
     pending pend[TT_TAP_MAX_PRODUCERS];        /* consumer only */
     bool flushing;                             /* consumer only: finishing, no frontier */
-    _Atomic bool closing;
-    _Atomic bool finished;
     bool thread_started;
     pthread_t thread;
     pthread_mutex_t consume_lock; /* one consumer at a time (thread, drain, finish) */
