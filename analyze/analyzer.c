@@ -715,9 +715,10 @@ void tt_analyzer_advance(tt_analyzer *a, uint64_t now)
         return; /* no list head is due (see lower_due): the common case, per packet */
     /* The next due time is taken from each head as its loop leaves it. A
      * judge queue's head may still go later in this call (a flow released by
-     * the expiry loops leaves its queue), but the queue is in deadline order,
-     * so the head after it is due no sooner: the bound stays at or below every
-     * head's due time, as lower_due requires. Nothing is appended here. */
+     * the expiry loops leaves its queue), but the queue is in deadline order
+     * (one deadline a queue, from a clock that never goes back), so the head
+     * after it is due no sooner: the bound stays at or below every head's due
+     * time, as lower_due requires. Nothing is appended here. */
     uint64_t due = UINT64_MAX;
     /* Deadlines first: a flow is judged before it can expire. */
     for (int q = 1; q < TT__JQ_N; q++) {

@@ -780,27 +780,31 @@ out:
     return rc;
 }
 
-/* The groups' order for the host pass: each host's (version, address,
- * protocol) together, by port, the hosts in no order that matters. The sort runs on 64-bit words,
- * not on the groups: a word is a host key (an IPv4 address; a hash of an IPv6 one), the port and
- * the group's index, sorted by radix, bytes that never differ skipped. Hosts of one key (one
- * address with two protocols; two IPv6 addresses of one hash) are then sorted by the groups
- * themselves, within their key's run. A scan's 65 536 groups (callgrind, the first 100 000 packets
- * of synscan-eth): qsort of the groups 22.7 M instructions, this 6.6 M; the whole list 32.0 M, now
- * 15.6 M. NULL when out of memory. */
 _Static_assert(CLI_SUMMARY_MAX_DESTS <= 65536u, "a group's index is 16 bits of the sort word");
 
+/* 32 bits that an IPv4 host's groups share: its address; an IPv6 one's, a
+ * hash of its address. The protocol is not in it. */
 static uint32_t host_key(const cli_dest *d)
 {
-    uint64_t a0, a1;
-    memcpy(&a0, d->addr, 8);
-    memcpy(&a1, d->addr + 8, 8);
     if (d->ip_version == 4)
         return (uint32_t)d->addr[0] << 24 | (uint32_t)d->addr[1] << 16 | (uint32_t)d->addr[2] << 8 |
                d->addr[3];
+    uint64_t a0, a1;
+    memcpy(&a0, d->addr, 8);
+    memcpy(&a1, d->addr + 8, 8);
     return (uint32_t)(tt__mix64(a0 ^ tt__mix64(a1 ^ d->ip_version)) >> 32);
 }
 
+/* The groups in the order of the host pass: each host's (version, address,
+ * protocol) groups together, by port; the hosts in no order that matters.
+ * The sort runs on 64-bit words, not on the groups: a word is the group's
+ * host key, port and index, sorted by radix, the bytes that never differ
+ * skipped. The groups of one key's run are then sorted by the groups
+ * themselves when the run holds more than one host (one address with two
+ * protocols; two IPv6 addresses of one hash). A scan's 65 536 groups
+ * (callgrind, the first 100 000 packets of synscan-eth): qsort of the groups
+ * 22.7 M instructions, this 6.6 M; the whole list 32.0 M, now 15.6 M. NULL
+ * when out of memory. */
 static const cli_dest **by_host_order(const cli_summary *s)
 {
     size_t n = s->dest_used;
@@ -834,7 +838,8 @@ static const cli_dest **by_host_order(const cli_summary *s)
         tmp = t;
     }
     free(tmp);
-    const cli_dest **all = malloc(n * sizeof *all); /* tmp's space, freed just before */
+    /* after tmp is freed: two arrays at most at once, as qsort's buffer and all were */
+    const cli_dest **all = malloc(n * sizeof *all);
     if (!all) {
         free(w);
         return NULL;
@@ -852,7 +857,7 @@ static const cli_dest **by_host_order(const cli_summary *s)
     return all;
 }
 
-/* Every group sorted by host, then port; each host and protocol's run whose
+/* Every group in by_host_order; each host and protocol's run whose
  * failing groups are more than CLI_ROLLUP_PORTS gives one row counting every
  * group of the run. The groups of the other runs go to offer_by_port. A
  * group is in one row at most. Linear after the sort, so a scan of many

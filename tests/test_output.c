@@ -1114,7 +1114,7 @@ Test(summary, one_address_failing_on_two_protocols_is_two_hosts)
         add_to(&s, 6, "192.0.2.7", port, NULL, TT_VERDICT_SYN_UNANSWERED);
         if (port <= 6)
             add_to(&s, 17, "192.0.2.7", port, NULL, TT_VERDICT_UNANSWERED);
-        for (int h = 1; h <= 40; h++) { /* 40 IPv6 hosts failing on 6 ports, 2 on 8 */
+        for (int h = 1; h <= 40; h++) { /* 40 IPv6 hosts failing on 6 ports, two on 14 */
             snprintf(addr, sizeof addr, "2001:db8::%x", h);
             add_to(&s, 6, addr, port, NULL,
                    port <= 6 || h <= 2 ? TT_VERDICT_SYN_REJECTED : TT_VERDICT_ESTABLISHED);
