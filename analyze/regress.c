@@ -67,6 +67,7 @@ struct tt_regress {
     void *alert_ctx;
     bucket *b;
     uint32_t nb;
+    bucket *hot; /* the bucket at() found last (flows judged in a row mostly began in one second) */
     uint64_t first_sec, last_sec; /* range with traffic */
     uint64_t last_eval_sec;
     marker markers[MAX_MARKERS];
@@ -151,7 +152,12 @@ static bucket *at(tt_regress *r, uint64_t sec, bool create)
 {
     if (r->last_sec && sec + r->nb <= r->last_sec)
         return NULL;
+    /* The last bucket again, without the division: still sec's, it is within
+     * [first_sec, last_sec], so the range below would not change either. */
+    if (r->hot && r->hot->sec == sec)
+        return r->hot;
     bucket *b = &r->b[sec % r->nb];
+    r->hot = b;
     if (b->sec != sec) {
         if (!create)
             return NULL;
