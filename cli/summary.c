@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyze/cursor.h"
 #include "analyze/judgment.h"
 #include "analyze/mix.h"
 #include "cli/cli.h"
@@ -787,8 +788,7 @@ _Static_assert(CLI_SUMMARY_MAX_DESTS <= 65536u, "a group's index is 16 bits of t
 static uint32_t host_key(const cli_dest *d)
 {
     if (d->ip_version == 4)
-        return (uint32_t)d->addr[0] << 24 | (uint32_t)d->addr[1] << 16 | (uint32_t)d->addr[2] << 8 |
-               d->addr[3];
+        return tt__be32_at(d->addr);
     uint64_t a0, a1;
     memcpy(&a0, d->addr, 8);
     memcpy(&a1, d->addr + 8, 8);
