@@ -4,7 +4,7 @@ JOBS       ?= 2
 CMAKE_ARGS ?=
 SAMPLE     ?= captures/upgrade-udp-synack-v4-raw.pcap
 
-.PHONY: all deps deps-test build run test test-release test-asan test-tsan test-fuzz format format-check clean
+.PHONY: all deps deps-test build run test test-release test-asan test-tsan test-fuzz test-aarch64 format format-check clean
 
 all: build
 
@@ -29,8 +29,9 @@ run: build
 	@echo "== conn.log: $(BUILD)/conn.log  JSON: $(BUILD)/conn.json  alerts: $(BUILD)/alerts.jsonl"
 	@echo "== evidence: $(BUILD)/evidence.pcapng  report: $(BUILD)/report.html"
 
-# Everything: release suite, ASan+UBSan suite, TSan ring/tap tests, format.
-test: deps-test format-check test-release test-asan test-tsan test-fuzz
+# Everything: release suite, ASan+UBSan suite, TSan ring/tap tests, format,
+# fuzz smoke, and the aarch64 build and suite under qemu-user.
+test: deps-test format-check test-release test-asan test-tsan test-fuzz test-aarch64
 	@echo "make test: all suites passed"
 
 test-release: build
@@ -51,6 +52,11 @@ test-tsan: deps
 test-fuzz: deps
 	bench/fuzz.sh 20
 
+# 64-bit ARM: cross-built with -Werror, the suite run under qemu-user
+# (tests/cross_aarch64.sh says what that can and cannot check).
+test-aarch64: deps
+	tests/cross_aarch64.sh
+
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
 	clang-format -i $(FORMAT_FILES)
@@ -59,4 +65,4 @@ format-check: deps
 	@clang-format --dry-run -Werror $(FORMAT_FILES) && echo "clang-format: clean"
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan build-aarch64
