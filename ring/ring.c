@@ -28,11 +28,16 @@
  *     store(cw.sleeping, 1)              CS1        store(pw.sleeping, want)           PS1
  *     heavy fence                        CS2        heavy fence                        PS2
  *     re-check head (C1), kick, closed   CS3        re-check tail (P2), closed         PS3
+ *       (closed: acquire K3, then head       (closed: acquire K3, then tail
+ *        again before TT_ECLOSED)                again before TT_EFULL)
  *     futex_wait(cw.seq, seq)                       futex_wait(pw.seq, seq)
  *
  *  waker (producer, consumer, tt_ring_wake_consumer, tt_ring_close)
- *     store(kick or closed, 1)           K0
+ *     store(kick, 1) relaxed, or store(closed, 1) release (partner K3)  K0
  *     store(sleeping, 0); fetch_add(seq) K1 (release; partner K2); futex_wake(seq)
+ *
+ *  tests/ring_wake.pml checks the sleep and wake-up edges with spin, every
+ *  interleaving, under a store-buffer (x86-TSO) memory model.
  *
  *  stats (any thread): load(consumed) (acquire) S1 (partner C3), then the
  *     producer counters (committed acquire, the rest relaxed)  S2, then
@@ -392,6 +397,16 @@ static void publish(tt_ring *r)
  * consumer releases, and what is left queued keeps the consumer busy while
  * the producer wakes. The consumer always reaches that room: it releases
  * everything it has read before it waits for more. */
+/* The ring is closed (K3 seen): 0 if `need` bytes are free after all, else
+ * TT_EFULL. The tail is read again: the one read before `closed` may predate
+ * releases made before the close, which K3 (acquire, partner K0) makes
+ * visible now. */
+static int room_once_closed(tt_ring *r, uint32_t head, uint32_t need)
+{
+    r->p.tail_cache = atomic_load_explicit(&r->tail.pos, memory_order_acquire); /* P2 */
+    return room(r, head) >= need ? 0 : TT_EFULL;
+}
+
 static int wait_for_room(tt_ring *r, uint32_t head, uint32_t need)
 {
     if (r->p.pos != r->p.published)
@@ -405,10 +420,9 @@ static int wait_for_room(tt_ring *r, uint32_t head, uint32_t need)
         r->p.tail_cache = atomic_load_explicit(&r->tail.pos, memory_order_acquire);
         if (room(r, head) >= need)
             return 0;
-        /* Relaxed read of K0 (tt_ring_close): it only decides whether to stop
-         * spinning; the sleeping path below re-reads it after K2. */
-        if (atomic_load_explicit(&r->cw.closed, memory_order_relaxed))
-            return TT_EFULL;
+        /* K3: acquire, partner K0 (tt_ring_close). */
+        if (atomic_load_explicit(&r->cw.closed, memory_order_acquire))
+            return room_once_closed(r, head, need);
     }
     for (;;) {
         /* K2: acquire, partner K1. */
@@ -427,9 +441,10 @@ static int wait_for_room(tt_ring *r, uint32_t head, uint32_t need)
          * us when it has released enough (or all). */
         uint32_t free_now = room(r, head);
         int done = free_now >= want ? 0 : 1;
-        /* K0 (close) is ordered by K1 -> K2 above or seen after futex_wait. */
+        /* K3: acquire, partner K0. Closed: no more waiting, and no copy
+         * called dropped before a second look at the room. */
         if (done != 0 && atomic_load_explicit(&r->cw.closed, memory_order_acquire))
-            done = free_now >= need ? 0 : TT_EFULL;
+            done = room_once_closed(r, head, need);
         if (done != 1) {
             atomic_store_explicit(&r->pw.sleeping, 0, memory_order_relaxed);
             return done;
@@ -672,6 +687,7 @@ int tt_ring_wait_sc(tt_ring *r, int timeout_ms)
         if (atomic_load_explicit(&w->kick, memory_order_relaxed) &&
             atomic_exchange_explicit(&w->kick, 0, memory_order_acquire))
             return 0;
+        /* K3: acquire, partner K0; then the head again, as at CS3. */
         if (atomic_load_explicit(&w->closed, memory_order_acquire))
             return cons_ready(r) ? 1 : TT_ECLOSED;
         if (i >= SPIN_LIMIT || timeout_ms == 0 || (r->cfg.flags & TT_RING_NO_SPIN))
@@ -694,8 +710,13 @@ int tt_ring_wait_sc(tt_ring *r, int timeout_ms)
             rc = 1;
         else if (atomic_exchange_explicit(&w->kick, 0, memory_order_acquire))
             rc = 0;
+        /* K3: acquire, partner K0. Closed, but a look at the head after it:
+         * the head seen above may predate the last publish before the close
+         * (tests/ring_wake.pml found a consumer that returned TT_ECLOSED
+         * with the last record unread when the producer published and
+         * closed between the two loads). */
         else if (atomic_load_explicit(&w->closed, memory_order_acquire))
-            rc = TT_ECLOSED;
+            rc = cons_ready(r) ? 1 : TT_ECLOSED;
 
         struct timespec rel, *relp = NULL;
         if (rc == -1 && deadline) {
@@ -727,15 +748,17 @@ void tt_ring_wake_consumer(tt_ring *r)
 
 void tt_ring_close(tt_ring *r)
 {
-    /* K0: published by K1 inside each wake(). */
-    atomic_store_explicit(&r->cw.closed, 1, memory_order_relaxed);
+    /* K0: release, partner K3 (the acquire loads of `closed`): what was
+     * published or released before the close is seen by a side that sees
+     * the ring closed. A sleeper also gets it through K1 -> K2 in wake(). */
+    atomic_store_explicit(&r->cw.closed, 1, memory_order_release);
     wake(&r->cw);
     wake(&r->pw);
 }
 
 bool tt_ring_is_closed(const tt_ring *r)
 {
-    /* Acquire, partner K0 in tt_ring_close (a flag only; no data rides on it). */
+    /* K3: acquire, partner K0 in tt_ring_close. */
     return atomic_load_explicit(&r->cw.closed, memory_order_acquire) != 0;
 }
 

@@ -5,7 +5,7 @@ set -euo pipefail
 build=(build-essential cmake pkg-config libpcap-dev libndpi-dev libcriterion-dev libjansson-dev
        libncurses-dev clang clang-format)
 tools=(libndpi-bin tshark tcpdump tcpreplay iproute2 nftables dnsmasq nginx-light socat
-       dnsutils curl iputils-ping tmux ethtool procps python3 strace)
+       dnsutils curl iputils-ping tmux ethtool procps python3 strace spin)
 want=("${build[@]}")
 if [ "${1:-}" = "--test" ]; then want+=("${tools[@]}"); fi
 missing=()
