@@ -12,16 +12,24 @@
  * wake-up as an invalid end state (a side asleep on its futex word that no
  * one will wake) and a lost record by the assertion at the end.
  *
+ * -DKICK adds a third thread that calls tt_ring_wake_consumer once, at any
+ * moment, and takes the close away (a close would wake the consumer and
+ * hide a lost kick): the consumer then stops once it has read every record
+ * and seen the kick returned (0), so a lost kick leaves it asleep for good.
+ * The third thread's buffer makes this variant ~12 times larger; it is run
+ * with N=3, CAP=2.
+ *
  * Memory model: x86-TSO. Each thread's stores go into its own FIFO buffer
  * and reach memory in order, at any later moment (the process `flush`); a
  * thread's loads see its own buffered stores first. What is modelled of the
  * orderings:
  *   - a seq_cst thread fence (heavy_fence's first half, light_fence without
  *     membarrier) waits until the thread's own buffer is empty;
- *   - an atomic read-modify-write (the seq bump in wake()) empties the
- *     buffer first, as x86's locked instructions do;
+ *   - an atomic read-modify-write (the seq bump in wake(), the exchange
+ *     that takes a kick) empties the buffer first, as x86's locked
+ *     instructions do;
  *   - membarrier(PRIVATE_EXPEDITED) (heavy_fence's second half) empties the
- *     other thread's buffer: the barrier it makes that CPU run;
+ *     other threads' buffers: the barrier it makes their CPUs run;
  *   - light_fence with membarrier is a compiler barrier only: nothing here;
  *   - the kernel's futex_wait compares the word in memory and sleeps in one
  *     step, and drains the caller's buffer (it takes a lock); futex_wake
@@ -32,9 +40,11 @@
  *
  * Run: tests/test_ring_model.sh (spin -a; cc pan.c; ./pan). -DSYMMETRIC
  * checks the other mode (TT_RING_SYMMETRIC_FENCE, no membarrier: both fences
- * seq_cst). Three variants must fail, which shows the check can:
+ * seq_cst). Four variants must fail, which shows the check can:
  * -DBROKEN_CS2 and -DBROKEN_PS2 remove the consumer's or the producer's
- * heavy fence (spin finds the lost wake-up: a side asleep for good), and
+ * heavy fence (spin finds the lost wake-up: a side asleep for good),
+ * -DKICK -DBROKEN_KICK leaves out the consumer's look at the kick at CS3
+ * (the lost kick), and
  * -DOLD_CLOSE is tt_ring_wait_sc as it was before the model was written: at
  * CS3 it returned TT_ECLOSED on seeing the ring closed without a second look
  * at the head, and spin finds a run where the producer publishes its last
@@ -59,15 +69,17 @@
 #define PWSEQ 4
 #define PWSLP 5
 #define CLOSED 6
-#define NVARS 7
+#define KICKF 7
+#define NVARS 8
 
 #define PROD 0
 #define CONS 1
+#define OTHER 2	/* tt_ring_wake_consumer's thread (-DKICK) */
 
 byte mem[NVARS];
-chan sb[2] = [SB] of { byte, byte };	/* (cell, value), oldest first */
+chan sb[3] = [SB] of { byte, byte };	/* (cell, value), oldest first */
 typedef pend_t { byte n[NVARS]; byte last[NVARS] };
-pend_t pend[2];				/* per thread: buffered stores per cell, newest value */
+pend_t pend[3];				/* per thread: buffered stores per cell, newest value */
 bool cw_asleep, pw_asleep;		/* in futex_wait on cw.seq / pw.seq */
 byte consumed;
 byte dv, dx;				/* drain_one's scratch: used inside atomic steps only */
@@ -86,16 +98,23 @@ inline drain_one(t) {
 }
 /* seq_cst fence: wait until the own buffer is empty */
 inline fence(t) { empty(sb[t]) }
-/* membarrier: the other thread runs a full barrier now */
-inline membarrier(other) {
-	atomic { do :: nempty(sb[other]) -> drain_one(other) :: empty(sb[other]) -> break od }
+/* membarrier: every other thread runs a full barrier now */
+inline membarrier(t) {
+	atomic {
+		do
+		:: t != PROD && nempty(sb[PROD]) -> drain_one(PROD)
+		:: t != CONS && nempty(sb[CONS]) -> drain_one(CONS)
+		:: t != OTHER && nempty(sb[OTHER]) -> drain_one(OTHER)
+		:: else -> break
+		od
+	}
 }
-inline heavy_fence(t, other) {
+inline heavy_fence(t) {
 	fence(t);
 #ifdef SYMMETRIC
 	skip
 #else
-	membarrier(other)
+	membarrier(t)
 #endif
 }
 inline light_fence(t) {
@@ -119,13 +138,28 @@ inline futex_wait(t, SEQ, expected, asleep) {
 	!asleep
 }
 
+/* kick = exchange(kick, 0): a locked RMW */
+inline take_kick(t, r) {
+	fence(t);
+	atomic { r = mem[KICKF]; mem[KICKF] = 0 }
+}
+
 /* The stores leave the buffers in order, at any time. */
 active proctype flush() {
 end:	do
 	:: atomic { nempty(sb[PROD]) -> drain_one(PROD) }
 	:: atomic { nempty(sb[CONS]) -> drain_one(CONS) }
+	:: atomic { nempty(sb[OTHER]) -> drain_one(OTHER) }
 	od
 }
+
+#ifdef KICK
+/* tt_ring_wake_consumer, once, at any moment: K0 (relaxed), then wake */
+active proctype kicker() {
+	st(OTHER, KICKF, 1);
+	wake(OTHER, CWSLP, CWSEQ, cw_asleep)
+}
+#endif
 
 active proctype producer() {
 	byte pos = 0, published = 0, tail_cache = 0, seq, x, want, free_now;
@@ -152,7 +186,7 @@ active proctype producer() {
 				ld(PROD, PWSEQ, seq);			/* K2 */
 				st(PROD, PWSLP, want);			/* PS1 */
 #ifndef BROKEN_PS2
-				heavy_fence(PROD, CONS);		/* PS2 */
+				heavy_fence(PROD);		/* PS2 */
 #endif
 				ld(PROD, TAIL, tail_cache);		/* PS3 */
 				free_now = CAP - (pos - tail_cache);
@@ -184,49 +218,78 @@ active proctype producer() {
 		if :: x -> wake(PROD, CWSLP, CWSEQ, cw_asleep) :: else -> skip fi
 	:: else -> skip
 	fi;
+#ifndef KICK
 	/* tt_ring_close: K0 then wake (K1) */
 	st(PROD, CLOSED, 1);
 	wake(PROD, CWSLP, CWSEQ, cw_asleep)
+#endif
 }
 
 active proctype consumer() {
-	byte cursor = 0, h, seq, x, want, rc;
+	byte cursor = 0, h, seq, x, k, want, rc;
+	bool kicked;
 	do
 	:: true ->
-		/* tt_ring_wait_sc: 1 ready, 2 closed */
+		/* tt_ring_wait_sc: rc 1 ready, 0 kicked, 2 closed (3: sleep). The
+		 * spin's look first: head, kick (a plain load, the RMW only when
+		 * set), closed (K3, then the head again). */
 		ld(CONS, HEAD, h);
-		ld(CONS, CLOSED, x);
 		if
 		:: h != cursor -> rc = 1
 		:: else ->
+			ld(CONS, KICKF, k);
+			if :: k -> take_kick(CONS, k) :: else -> skip fi;
 			if
-			:: x -> ld(CONS, HEAD, h); rc = (h != cursor -> 1 : 2)
+			:: k -> rc = 0
 			:: else ->
-				do
-				:: true ->
-					ld(CONS, CWSEQ, seq);			/* K2 */
-					st(CONS, CWSLP, 1);			/* CS1 */
+				ld(CONS, CLOSED, x);
+				if
+				:: x -> ld(CONS, HEAD, h); rc = (h != cursor -> 1 : 2)
+				:: else ->
+					do
+					:: true ->
+						ld(CONS, CWSEQ, seq);		/* K2 */
+						st(CONS, CWSLP, 1);		/* CS1 */
 #ifndef BROKEN_CS2
-					heavy_fence(CONS, PROD);		/* CS2 */
+						heavy_fence(CONS);		/* CS2 */
 #endif
-					ld(CONS, HEAD, h);			/* CS3 */
-					ld(CONS, CLOSED, x);			/* K3 */
+						ld(CONS, HEAD, h);		/* CS3 */
+						if
+						:: h != cursor -> rc = 1
+						:: else ->
+#ifndef BROKEN_KICK
+							take_kick(CONS, k);
+#else
+							k = 0;
+#endif
+							if
+							:: k -> rc = 0
+							:: else ->
+								ld(CONS, CLOSED, x);	/* K3 */
+								if
+								:: x ->
 #ifndef OLD_CLOSE
-					if :: h == cursor && x -> ld(CONS, HEAD, h) :: else -> skip fi;
+									ld(CONS, HEAD, h);
 #endif
-					rc = (h != cursor -> 1 : (x -> 2 : 0));
-					if
-					:: rc != 0 -> st(CONS, CWSLP, 0); break
-					:: else ->
-						futex_wait(CONS, CWSEQ, seq, cw_asleep);
-						st(CONS, CWSLP, 0)
-					fi
-				od
+									rc = (h != cursor -> 1 : 2)
+								:: else -> rc = 3
+								fi
+							fi
+						fi;
+						if
+						:: rc != 3 -> st(CONS, CWSLP, 0); break
+						:: else ->
+							futex_wait(CONS, CWSEQ, seq, cw_asleep);
+							st(CONS, CWSLP, 0)
+						fi
+					od
+				fi
 			fi
 		fi;
 		if
 		:: rc == 2 -> break
-		:: else ->
+		:: rc == 0 -> kicked = true
+		:: rc == 1 ->
 			/* peek everything published, then tt_ring_release_sc */
 			consumed = consumed + (h - cursor);
 			cursor = h;
@@ -242,7 +305,13 @@ active proctype consumer() {
 				fi
 			:: else -> skip
 			fi
-		fi
+		fi;
+#ifdef KICK
+		/* no close in this variant: done once all is read and the kick seen */
+		if :: consumed == N && kicked -> break :: else -> skip fi
+#else
+		skip
+#endif
 	od;
 	assert(consumed == N)
 }
