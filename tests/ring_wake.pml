@@ -19,6 +19,13 @@
  * The third thread's buffer makes this variant ~12 times larger; it is run
  * with N=3, CAP=2.
  *
+ * -DCLOSER has the third thread call tt_ring_close at any moment instead of
+ * the producer after its last record. A lossless producer that finds the
+ * ring full and closed drops the record (TT_EFULL) and goes on; the
+ * consumer stops at TT_ECLOSED, so records committed after the close may
+ * stay unread and the check is that neither side sleeps for good (a
+ * producer waiting for room the consumer, gone, will never make).
+ *
  * Memory model: x86-TSO. Each thread's stores go into its own FIFO buffer
  * and reach memory in order, at any later moment (the process `flush`); a
  * thread's loads see its own buffered stores first. What is modelled of the
@@ -40,11 +47,12 @@
  *
  * Run: tests/test_ring_model.sh (spin -a; cc pan.c; ./pan). -DSYMMETRIC
  * checks the other mode (TT_RING_SYMMETRIC_FENCE, no membarrier: both fences
- * seq_cst). Four variants must fail, which shows the check can:
+ * seq_cst). Five variants must fail, which shows the check can:
  * -DBROKEN_CS2 and -DBROKEN_PS2 remove the consumer's or the producer's
  * heavy fence (spin finds the lost wake-up: a side asleep for good),
  * -DKICK -DBROKEN_KICK leaves out the consumer's look at the kick at CS3
- * (the lost kick), and
+ * (the lost kick), -DCLOSER -DBROKEN_PCLOSE a sleeping producer's look at
+ * `closed` (it sleeps for good after the consumer has gone), and
  * -DOLD_CLOSE is tt_ring_wait_sc as it was before the model was written: at
  * CS3 it returned TT_ECLOSED on seeing the ring closed without a second look
  * at the head, and spin finds a run where the producer publishes its last
@@ -160,12 +168,23 @@ active proctype kicker() {
 	wake(OTHER, CWSLP, CWSEQ, cw_asleep)
 }
 #endif
+#ifdef CLOSER
+/* tt_ring_close from a third thread, at any moment: K0 (release), wakes */
+active proctype closer() {
+	st(OTHER, CLOSED, 1);
+	wake(OTHER, CWSLP, CWSEQ, cw_asleep);
+	wake(OTHER, PWSLP, PWSEQ, pw_asleep)
+}
+#endif
 
 active proctype producer() {
-	byte pos = 0, published = 0, tail_cache = 0, seq, x, want, free_now;
+	byte att, pos, published, tail_cache, seq, x, want, free_now;
+	bool ok;
 	do
-	:: pos == N -> break
-	:: pos < N ->
+	:: att == N -> break
+	:: att < N ->
+		att++;
+		ok = true;
 		/* room for one record? (wait_for_room when not) */
 		if
 		:: pos - tail_cache < CAP -> skip
@@ -180,8 +199,17 @@ active proctype producer() {
 			fi;
 			want = (CAP / 2 > 1 -> CAP / 2 : 1);
 			ld(PROD, TAIL, tail_cache);		/* the spin's look, P2 */
+			if
+			:: pos - tail_cache >= CAP ->
+				ld(PROD, CLOSED, x);		/* K3: closed, the room again */
+				if
+				:: x -> ld(PROD, TAIL, tail_cache); ok = (pos - tail_cache < CAP)
+				:: else -> skip
+				fi
+			:: else -> skip
+			fi;
 			do
-			:: pos - tail_cache < CAP -> break
+			:: pos - tail_cache < CAP || !ok -> break
 			:: else ->
 				ld(PROD, PWSEQ, seq);			/* K2 */
 				st(PROD, PWSLP, want);			/* PS1 */
@@ -193,21 +221,38 @@ active proctype producer() {
 				if
 				:: free_now >= want -> st(PROD, PWSLP, 0); break
 				:: else ->
-					futex_wait(PROD, PWSEQ, seq, pw_asleep);
-					st(PROD, PWSLP, 0);
-					ld(PROD, TAIL, tail_cache)
+#ifndef BROKEN_PCLOSE
+					ld(PROD, CLOSED, x);		/* K3 */
+#else
+					x = 0;
+#endif
+					if
+					:: x ->	/* room_once_closed: 0 or TT_EFULL */
+						ld(PROD, TAIL, tail_cache);
+						ok = (pos - tail_cache < CAP);
+						st(PROD, PWSLP, 0);
+						break
+					:: else ->
+						futex_wait(PROD, PWSEQ, seq, pw_asleep);
+						st(PROD, PWSLP, 0);
+						ld(PROD, TAIL, tail_cache)
+					fi
 				fi
 			od
 		fi;
-		pos++;
-		/* TT_RING_BATCH: publish now, or after later records */
 		if
-		:: published != pos ->
-			st(PROD, HEAD, pos); published = pos;
-			light_fence(PROD);				/* PW1 */
-			ld(PROD, CWSLP, x);				/* PW2 */
-			if :: x -> wake(PROD, CWSLP, CWSEQ, cw_asleep) :: else -> skip fi
-		:: skip
+		:: ok ->
+			pos++;
+			/* TT_RING_BATCH: publish now, or after later records */
+			if
+			:: published != pos ->
+				st(PROD, HEAD, pos); published = pos;
+				light_fence(PROD);			/* PW1 */
+				ld(PROD, CWSLP, x);			/* PW2 */
+				if :: x -> wake(PROD, CWSLP, CWSEQ, cw_asleep) :: else -> skip fi
+			:: skip
+			fi
+		:: else -> skip	/* TT_EFULL: dropped, counted */
 		fi
 	od;
 	if	/* tt_ring_flush before close */
@@ -218,7 +263,7 @@ active proctype producer() {
 		if :: x -> wake(PROD, CWSLP, CWSEQ, cw_asleep) :: else -> skip fi
 	:: else -> skip
 	fi;
-#ifndef KICK
+#if !defined(KICK) && !defined(CLOSER)
 	/* tt_ring_close: K0 then wake (K1) */
 	st(PROD, CLOSED, 1);
 	wake(PROD, CWSLP, CWSEQ, cw_asleep)
@@ -313,5 +358,9 @@ active proctype consumer() {
 		skip
 #endif
 	od;
+#ifndef CLOSER
 	assert(consumed == N)
+#else
+	skip	/* records committed after the close may stay unread */
+#endif
 }

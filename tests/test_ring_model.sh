@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # test_ring_model.sh - model-checks the ring's sleep and wake-up protocol
 # (tests/ring_wake.pml) with spin: the ring as built (membarrier fences) and
-# with TT_RING_SYMMETRIC_FENCE, with a close and with a kick from a third
-# thread, must have no lost wake-up and no lost record in any interleaving;
-# four broken variants must each be caught, or the check proves nothing.
-# Needs spin and a C compiler (exit 77 without spin); ~30 s, up to 1 GB.
+# with TT_RING_SYMMETRIC_FENCE, closed by the producer, kicked or closed by
+# a third thread, must have no lost wake-up and no lost record in any
+# interleaving; five broken variants must each be caught, or the check
+# proves nothing. Needs spin and a C compiler (exit 77 without spin); ~45 s,
+# up to 1.2 GB.
 set -euo pipefail
 MODEL="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/ring_wake.pml"
 command -v spin >/dev/null 2>&1 || {
@@ -61,9 +62,12 @@ check membarrier 0
 check symmetric-fences 0 -DSYMMETRIC
 check kick 0 -DKICK -DN=3 -DCAP=2
 check kick-symmetric-fences 0 -DKICK -DN=3 -DCAP=2 -DSYMMETRIC
+check close-from-a-third-thread 0 -DCLOSER -DN=3 -DCAP=2
+check close-from-a-third-thread-symmetric 0 -DCLOSER -DN=3 -DCAP=2 -DSYMMETRIC
 check no-consumer-fence 1 -DBROKEN_CS2
 check no-producer-fence 1 -DBROKEN_PS2
 check closed-without-second-look 1 -DOLD_CLOSE
 check kick-not-taken-at-cs3 1 -DKICK -DN=3 -DCAP=2 -DBROKEN_KICK
+check producer-blind-to-close 1 -DCLOSER -DN=3 -DCAP=2 -DBROKEN_PCLOSE
 [ "$failed" -eq 0 ] && echo "ring model: all checks passed"
 exit "$failed"
