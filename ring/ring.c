@@ -390,13 +390,6 @@ static void publish(tt_ring *r)
     }
 }
 
-/* Lossless mode: wait until `need` bytes are free. Returns 0, or TT_EFULL
- * once the ring is closed. A sleeping producer asks to be woken only once
- * half the ring, at most WAKE_ROOM_MAX (or `need`, if more), is free: waking
- * at every release would cost a system call on each side per burst the
- * consumer releases, and what is left queued keeps the consumer busy while
- * the producer wakes. The consumer always reaches that room: it releases
- * everything it has read before it waits for more. */
 /* The ring is closed (K3 seen): 0 if `need` bytes are free after all, else
  * TT_EFULL. The tail is read again: the one read before `closed` may predate
  * releases made before the close, which K3 (acquire, partner K0) makes
@@ -407,6 +400,14 @@ static int room_once_closed(tt_ring *r, uint32_t head, uint32_t need)
     return room(r, head) >= need ? 0 : TT_EFULL;
 }
 
+/* Lossless mode: wait until `need` bytes are free. Returns 0, or TT_EFULL
+ * once the ring is closed with `need` bytes still not free. A sleeping
+ * producer asks to be woken only once half the ring, at most WAKE_ROOM_MAX
+ * (or `need`, if more), is free: waking at every release would cost a
+ * system call on each side per burst the consumer releases, and what is
+ * left queued keeps the consumer busy while the producer wakes. The
+ * consumer always reaches that room: it releases everything it has read
+ * before it waits for more. */
 static int wait_for_room(tt_ring *r, uint32_t head, uint32_t need)
 {
     if (r->p.pos != r->p.published)
