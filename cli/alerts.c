@@ -127,6 +127,17 @@ void cli_iso_time(uint64_t us, char *buf, size_t len)
     snprintf(buf, len, "%s.%06lluZ", base, (unsigned long long)(us % US));
 }
 
+/* A p-value to 6 significant digits. The statistic is no more precise than
+ * that, and its last digits come from libm's lgamma and exp, which differ
+ * between platforms: one alert's p_value was 6.400921732729503e-7 on
+ * x86-64 and 6.400921732729549e-7 on arm64, same capture, same code. */
+static double p_rounded(double p)
+{
+    char b[32];
+    snprintf(b, sizeof b, "%.6g", p);
+    return strtod(b, NULL);
+}
+
 static json_t *period(uint64_t attempts, uint64_t failures, double seconds, bool vanish)
 {
     json_t *o = json_object();
@@ -163,7 +174,7 @@ int cli_alert_write_json(FILE *out, const tt_alert *a)
                         period(a->before_attempts, a->before_failures, a->before_seconds, vanish));
     json_object_set_new(o, "after",
                         period(a->after_attempts, a->after_failures, a->after_seconds, vanish));
-    json_object_set_new(o, "p_value", json_real(a->p_value));
+    json_object_set_new(o, "p_value", json_real(p_rounded(a->p_value)));
     if (a->services[0])
         json_object_set_new(o, "services", json_string(a->services));
     if (a->recovery)

@@ -15,7 +15,10 @@
 # with binfmt_misc unless a handler for aarch64 exists (Criterion re-executes
 # its test binaries, and the script tests run the tool as a program), and
 # removes that registration on exit; builds in $B with
-# scripts/aarch64-linux-gnu.cmake; runs ctest.
+# scripts/aarch64-linux-gnu.cmake; replays every bundled capture (and
+# ../shared's) with both builds and requires the same outputs as the host's
+# build ($TT_HOST_BIN, default build/tunneltap; skipped, and said so, when
+# there is none); runs ctest.
 #
 # Left out under emulation, each for a limit of qemu-user 7.2, not of the code:
 #   flood_small        its 16 MiB bound is on the process's resident growth,
@@ -104,6 +107,37 @@ cmake -S . -B "$B" -DCMAKE_TOOLCHAIN_FILE=scripts/aarch64-linux-gnu.cmake -DTT_S
 cmake --build "$B" -j "$JOBS"
 readelf -h "$B/tunneltap" | grep -q 'Machine: *AArch64' || die "$B/tunneltap is not an aarch64 program"
 "$B/tunneltap" --version >/dev/null || die "the aarch64 build does not run under qemu"
+
+# The same outputs as the host's build: conn log, JSON, alerts and summary
+# of every bundled capture (and ../shared's, when there), byte for byte but
+# the conn log's #open/#close times.
+HOST_BIN=${TT_HOST_BIN:-build/tunneltap}
+if [ -x "$HOST_BIN" ]; then
+    CMP=$B/compare
+    rm -rf "$CMP"
+    mkdir -p "$CMP/host" "$CMP/arm"
+    n=0
+    for f in captures/*.pcap captures/*.pcapng "${TT_SHARED:-../shared}"/captures-ndpi/*.pcap*; do
+        [ -f "$f" ] || continue
+        n=$((n + 1))
+        for side in host arm; do
+            bin=$HOST_BIN
+            [ "$side" = arm ] && bin=$B/tunneltap
+            o=$CMP/$side/$n
+            rc=0
+            "$bin" replay "$f" --conn-log "$o.conn" --json "$o.json" --alerts "$o.alerts" \
+                >"$o.sum" 2>"$o.err" || rc=$?
+            echo "exit $rc" >>"$o.sum"
+        done
+        if ! diff -q -r -I '^#open' -I '^#close' "$CMP/host" "$CMP/arm" >/dev/null; then
+            diff -r -I '^#open' -I '^#close' "$CMP/host" "$CMP/arm" | head -20 >&2
+            die "$f: the aarch64 build's output differs from $HOST_BIN's"
+        fi
+    done
+    echo "cross_aarch64: $n captures, conn log, JSON, alerts and summary identical to $HOST_BIN's"
+else
+    echo "cross_aarch64: SKIP the output comparison: no host build at $HOST_BIN (make build)"
+fi
 
 cd "$B"
 ctest --output-on-failure --timeout 1500 -E '^(flood_small|test_capture_live|test_tap)$' -LE model
