@@ -46,6 +46,24 @@ struct tt_pcapfile {
 #endif
 };
 
+/* Is the file (descriptor fd) now smaller than the `orig` bytes it had while
+ * being read? Then the message says so, and the record that could not be
+ * read: the file was cut or rewritten by another program, whether the
+ * stream was reading a mapping (a fault) or through read(2) (a record cut
+ * short: glibc maps files only up to 1 MiB on 32-bit systems). */
+static bool shrank(tt_pcapfile *f, int fd, uint64_t orig)
+{
+    struct stat st;
+    if (orig == 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size >= orig)
+        return false;
+    snprintf(f->errmsg, sizeof f->errmsg,
+             "%s: cannot read packet %llu: the file shrank from %llu to %lld bytes while it "
+             "was being read (cut or rewritten by another program)",
+             f->name, (unsigned long long)(f->records + 1), (unsigned long long)orig,
+             (long long)st.st_size);
+    return true;
+}
+
 #ifdef TT_PCAPFILE_MAP
 /* Reading a regular file, glibc's stdio maps it whole (fopen mode "m") and
  * fread() copies each record straight from the page cache into libpcap's
@@ -177,25 +195,17 @@ static void release_behind(tt_pcapfile *f)
  * before it was opened gives; the stream is not read again. */
 static int map_fault(tt_pcapfile *f, char *errbuf)
 {
-    struct stat st;
     FILE *fp = pcap_file(f->p);
     /* The size read: the span checked, or glibc's larger one if it remapped
      * a file that grew during the read that faulted. */
     uint64_t orig = f->map_len;
     if (looks_mapped(fp->_IO_buf_base, fp->_IO_buf_end, orig))
         orig = (uint64_t)(fp->_IO_buf_end - fp->_IO_buf_base);
-    bool known = fstat(fileno(fp), &st) == 0;
-    unsigned long long rec = (unsigned long long)(f->records + 1);
-    if (known && (uint64_t)st.st_size < orig)
-        snprintf(f->errmsg, sizeof f->errmsg,
-                 "%s: cannot read packet %llu: the file shrank from %llu to %lld bytes while it "
-                 "was being read (cut or rewritten by another program)",
-                 f->name, rec, (unsigned long long)orig, (long long)st.st_size);
-    else
+    if (!shrank(f, fileno(fp), orig))
         snprintf(f->errmsg, sizeof f->errmsg,
                  "%s: cannot read packet %llu: the system could not read the file's data "
                  "(an I/O error on the device)",
-                 f->name, rec);
+                 f->name, (unsigned long long)(f->records + 1));
     f->err = TT_EIO;
     f->map = NULL;
     tt__set_err(errbuf, "%s", f->errmsg);
@@ -330,7 +340,10 @@ int tt_pcapfile_open(tt_pcapfile **out, const char *path, const char *bpf, char 
      * the mapping off. */
     bool want_map = false;
 #ifdef TT_PCAPFILE_MAP
-    want_map = !is_stdin && f->size > 0;
+    /* glibc maps a file only up to 1 MiB where pointers are 32 bits
+     * (libio/fileops.c, decide_maybe_mmap); larger ones get read(2) and
+     * the buffer below, not stdio's 4 KiB. */
+    want_map = !is_stdin && f->size > 0 && (sizeof(void *) > 4 || f->size < (1u << 20));
 #endif
     if (!is_stdin && !want_map && (f->iobuf = malloc(READ_BUFFER)) != NULL)
         (void)setvbuf(fp, f->iobuf, _IOFBF, READ_BUFFER);
@@ -461,9 +474,14 @@ static int read_failed(tt_pcapfile *f, int rc, char *errbuf)
                    "split it per interface first)";
         }
     }
-    snprintf(f->errmsg, sizeof f->errmsg, "%s: cannot read packet %llu: %s%s", f->name,
-             (unsigned long long)(f->records + 1), why, hint);
-    f->err = TT_EFORMAT;
+    FILE *fp = pcap_file(f->p);
+    if (fp && shrank(f, fileno(fp), f->size)) {
+        f->err = TT_EIO; /* as a fault in a mapping of the file gives */
+    } else {
+        snprintf(f->errmsg, sizeof f->errmsg, "%s: cannot read packet %llu: %s%s", f->name,
+                 (unsigned long long)(f->records + 1), why, hint);
+        f->err = TT_EFORMAT;
+    }
     tt__set_err(errbuf, "%s", f->errmsg);
     return f->err;
 }

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,9 +53,11 @@ typedef struct fz_alloc {
 static void *fz_alloc_fn(void *ctx, size_t size)
 {
     fz_alloc *fa = ctx;
-    CHECK(!fa->frozen); /* an allocation on the packet path */
+    CHECK(!fa->frozen);    /* an allocation on the packet path */
+#if SIZE_MAX > 0xffffffffu /* a 32-bit size_t cannot ask for that much */
     if (size > ((size_t)1 << 40))
         return NULL;
+#endif
     unsigned char *p = calloc(1, size + HDR);
     if (!p)
         return NULL;

@@ -96,7 +96,7 @@ Test(dash_rows, a_hosts_many_failing_ports_share_one_row)
         cr_assert_eq(o->failed, 1);
     }
     /* Services are counted from the ports: the 41 unnamed ones by port. */
-    size_t http = 0, ports = 0;
+    uint64_t http = 0, ports = 0;
     for (size_t i = 0; i < r.nsvc; i++) {
         if (strcmp(r.svc[i].name, "http") == 0)
             http = r.svc[i].flows;

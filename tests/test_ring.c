@@ -239,14 +239,14 @@ static size_t len_for(uint64_t seq)
     uint64_t h = mix64(seq);
     switch (h % 12) {
     case 0:
-        return 576 + (h >> 8) % 925; /* 576..1500 */
+        return (size_t)(576 + (h >> 8) % 925); /* 576..1500 */
     case 1:
     case 2:
     case 3:
     case 4:
-        return 128 + (h >> 8) % 449; /* 128..576 */
+        return (size_t)(128 + (h >> 8) % 449); /* 128..576 */
     default:
-        return (h >> 8) % 129; /* 0..128 */
+        return (size_t)((h >> 8) % 129); /* 0..128 */
     }
 }
 
@@ -656,7 +656,7 @@ Test(ring, accounting_identity_holds_after_every_operation, .init = pattern_init
     for (uint64_t step = 0; step < 20000; step++) {
         uint64_t h = mix64(step * 31);
         if (h % 3 != 0) {
-            size_t len = (h >> 8) % 1100; /* max payload is 1008: some oversize */
+            size_t len = (size_t)((h >> 8) % 1100); /* max payload is 1008: some oversize */
             int rc = tt_ring_submit_sp(r, pattern, len, 0, 0);
             m_sub++;
             if (rc == 0)
@@ -994,7 +994,7 @@ __attribute__((format(printf, 2, 3))) static void stress_fail(struct stress *s, 
 static size_t stress_len(const struct stress *s, uint64_t seq)
 {
     if (seq % 997 == 996)
-        return tt_ring_max_payload(s->r) + 1 + seq % 50;
+        return tt_ring_max_payload(s->r) + 1 + (size_t)(seq % 50);
     return len_for(seq);
 }
 
