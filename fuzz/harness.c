@@ -53,8 +53,9 @@ typedef struct fz_alloc {
 static void *fz_alloc_fn(void *ctx, size_t size)
 {
     fz_alloc *fa = ctx;
-    CHECK(!fa->frozen);    /* an allocation on the packet path */
-#if SIZE_MAX > 0xffffffffu /* a 32-bit size_t cannot ask for that much */
+    CHECK(!fa->frozen); /* an allocation on the packet path */
+    /* Absurd sizes refused; a 32-bit size_t cannot ask for this much. */
+#if SIZE_MAX > 0xffffffffu
     if (size > ((size_t)1 << 40))
         return NULL;
 #endif
