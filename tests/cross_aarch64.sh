@@ -134,7 +134,9 @@ if [ -x "$HOST_BIN" ]; then
             die "$f: the aarch64 build's output differs from $HOST_BIN's"
         fi
     done
-    echo "cross_aarch64: $n captures, conn log, JSON, alerts and summary identical to $HOST_BIN's"
+    shared="${TT_SHARED:-../shared}/captures-ndpi"
+    [ -d "$shared" ] || shared="no $shared: its captures left out"
+    echo "cross_aarch64: $n captures ($shared), conn log, JSON, alerts and summary identical to $HOST_BIN's"
 else
     echo "cross_aarch64: SKIP the output comparison: no host build at $HOST_BIN (make build)"
 fi
