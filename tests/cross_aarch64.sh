@@ -94,9 +94,11 @@ cleanup() {
 trap cleanup EXIT
 [ -e "$BINFMT/register" ] || mount -t binfmt_misc binfmt_misc "$BINFMT" ||
     die "cannot mount binfmt_misc"
+# An entry of ours left by a killed run goes first, so that it cannot pass
+# for someone else's handler and stay registered after this run.
+[ -e "$BINFMT/tunneltap-aarch64" ] && echo -1 >"$BINFMT/tunneltap-aarch64"
 if ! grep -qs '^magic 7f454c460201010000000000000000000200b700' "$BINFMT"/*; then
     OURS=tunneltap-aarch64
-    [ -e "$BINFMT/$OURS" ] && echo -1 >"$BINFMT/$OURS" # left by a killed run
     printf '%s' ":$OURS:M::"'\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00:\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff:'"$(command -v qemu-aarch64):" \
         >"$BINFMT/register" || die "cannot register qemu-aarch64 with binfmt_misc"
 fi
