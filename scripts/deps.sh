@@ -6,8 +6,16 @@ build=(build-essential cmake pkg-config libpcap-dev libndpi-dev libcriterion-dev
        libncurses-dev clang clang-format)
 tools=(libndpi-bin tshark tcpdump tcpreplay iproute2 nftables dnsmasq nginx-light socat
        dnsutils curl iputils-ping tmux ethtool procps python3 strace spin)
+# --aarch64: what tests/cross_aarch64.sh builds and runs the arm64 suite with.
+cross=(gcc-aarch64-linux-gnu qemu-user mmdebstrap)
 want=("${build[@]}")
-if [ "${1:-}" = "--test" ]; then want+=("${tools[@]}"); fi
+for a in "$@"; do
+  case $a in
+    --test) want+=("${tools[@]}") ;;
+    --aarch64) want+=("${cross[@]}") ;;
+    *) echo "deps.sh: unknown option $a (--test, --aarch64)" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -9,16 +9,16 @@
 # loads and stores as the x86 host's, which keeps the stronger x86 order; the
 # ring's orderings are argued in ring/ring.c and checked by TSan, not here.
 #
-# Steps: installs gcc-aarch64-linux-gnu, qemu-user and mmdebstrap (root);
-# extracts Debian arm64 packages into $B/sysroot (once; the release the host
-# runs, from the host's mirror or $TT_ARM_MIRROR); registers qemu-aarch64
-# with binfmt_misc unless a handler for aarch64 exists (Criterion re-executes
-# its test binaries, and the script tests run the tool as a program), and
-# removes that registration on exit; builds in $B with
-# scripts/aarch64-linux-gnu.cmake; replays every bundled capture (and
-# ../shared's) with both builds and requires the same outputs as the host's
-# build ($TT_HOST_BIN, default build/tunneltap; skipped, and said so, when
-# there is none); runs ctest.
+# Steps: installs gcc-aarch64-linux-gnu, qemu-user and mmdebstrap (root;
+# scripts/deps.sh --aarch64); extracts Debian arm64 packages into $B/sysroot
+# (once; the release the host runs, from the host's mirror or
+# $TT_ARM_MIRROR); registers qemu-aarch64 with binfmt_misc unless a handler
+# for aarch64 exists (Criterion re-executes its test binaries, and the script
+# tests run the tool as a program), and removes that registration on exit;
+# builds in $B with scripts/aarch64-linux-gnu.cmake; replays every bundled
+# capture (and ../shared's) with both builds and requires the same outputs as
+# the host's build ($TT_HOST_BIN, default build/tunneltap; skipped, and said
+# so, when there is none); runs ctest.
 #
 # Left out under emulation, each for a limit of qemu-user 7.2, not of the code:
 #   flood_small        its 16 MiB bound is on the process's resident growth,
@@ -48,17 +48,7 @@ die() {
 [ "$(id -u)" -eq 0 ] || die "needs root (apt-get, binfmt_misc)"
 [ "$(uname -m)" = x86_64 ] || die "expects an x86-64 host, this is $(uname -m)"
 
-pkgs=(gcc-aarch64-linux-gnu qemu-user mmdebstrap)
-missing=()
-for p in "${pkgs[@]}"; do
-    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-    echo "cross_aarch64: installing ${missing[*]}" >&2
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+scripts/deps.sh --aarch64 || die "cannot install the cross toolchain, qemu-user and mmdebstrap"
 
 # The sysroot: Debian's arm64 packages of the release the host runs, so that
 # nDPI, libpcap and libc are the versions the x86 build uses.
@@ -122,6 +112,7 @@ if [ -x "$HOST_BIN" ]; then
     for f in captures/*.pcap captures/*.pcapng "${TT_SHARED:-../shared}"/captures-ndpi/*.pcap*; do
         [ -f "$f" ] || continue
         n=$((n + 1))
+        echo "$n $f" >>"$CMP/index"
         for side in host arm; do
             bin=$HOST_BIN
             [ "$side" = arm ] && bin=$B/tunneltap
@@ -131,11 +122,11 @@ if [ -x "$HOST_BIN" ]; then
                 >"$o.sum" 2>"$o.err" || rc=$?
             echo "exit $rc" >>"$o.sum"
         done
-        if ! diff -q -r -I '^#open' -I '^#close' "$CMP/host" "$CMP/arm" >/dev/null; then
-            diff -r -I '^#open' -I '^#close' "$CMP/host" "$CMP/arm" | head -20 >&2
-            die "$f: the aarch64 build's output differs from $HOST_BIN's"
-        fi
     done
+    if ! diff -q -r -I '^#open' -I '^#close' "$CMP/host" "$CMP/arm" >/dev/null; then
+        diff -r -I '^#open' -I '^#close' "$CMP/host" "$CMP/arm" | head -20 >&2
+        die "the aarch64 build's output differs from $HOST_BIN's (files numbered as in $CMP/index)"
+    fi
     shared="${TT_SHARED:-../shared}/captures-ndpi"
     [ -d "$shared" ] || shared="no $shared: its captures left out"
     echo "cross_aarch64: $n captures ($shared), conn log, JSON, alerts and summary identical to $HOST_BIN's"
