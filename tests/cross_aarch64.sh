@@ -29,7 +29,12 @@
 #   tap::opening_registers_the_fence_before_the_thread_starts (test_tap runs
 #                      without it) times a tap's opening in a child forked
 #                      from the multi-threaded test process; qemu aborts on
-#                      its own assertion when that child starts a thread.
+#                      its own assertion when that child starts a thread;
+#   tap::a_lossy_taps_thread_costs_little_at_a_thousand_copies_a_second
+#                      (test_tap runs without it too) bounds the analysis
+#                      thread's CPU time at 1/25 of the wall time, a budget
+#                      for native code: under qemu it took 12.3 and 17.3 ms
+#                      of 400 ms in two runs, the bound 16 ms.
 # Not run here either: test_ring_model (label model), which checks a model
 # of the ring with spin on the host and runs no part of the build.
 # Env: TT_ARM_BUILD (default build-aarch64), TT_ARM_MIRROR, JOBS (2).
@@ -136,5 +141,6 @@ fi
 
 cd "$B"
 ctest --output-on-failure --timeout 1500 -E '^(flood_small|test_capture_live|test_tap)$' -LE model
-./tests/test_tap --jobs 1 --filter '!(tap/opening_registers_the_fence_before_the_thread_starts)'
+./tests/test_tap --jobs 1 --filter \
+    '!(tap/opening_registers_the_fence_before_the_thread_starts|tap/a_lossy_taps_thread_costs_little_at_a_thousand_copies_a_second)'
 echo "cross_aarch64: aarch64 build (-Werror) and suite passed under $(qemu-aarch64 --version | head -1)"
