@@ -129,8 +129,9 @@ if [ -x "$HOST_BIN" ]; then
         done
     done
     if ! diff -q -r -I '^#open' -I '^#close' "$CMP/host" "$CMP/arm" >/dev/null; then
-        diff -r -I '^#open' -I '^#close' "$CMP/host" "$CMP/arm" | head -20 >&2
-        die "the aarch64 build's output differs from $HOST_BIN's (files numbered as in $CMP/index)"
+        diff -r -I '^#open' -I '^#close' "$CMP/host" "$CMP/arm" >"$CMP/diff" || true
+        head -20 "$CMP/diff" >&2
+        die "the aarch64 build's output differs from $HOST_BIN's ($CMP/diff; files numbered as in $CMP/index)"
     fi
     shared="${TT_SHARED:-../shared}/captures-ndpi"
     [ -d "$shared" ] || shared="no $shared: its captures left out"
@@ -143,4 +144,4 @@ cd "$B"
 ctest --output-on-failure --timeout 1500 -E '^(flood_small|test_capture_live|test_tap)$' -LE model
 ./tests/test_tap --jobs 1 --filter \
     '!(tap/opening_registers_the_fence_before_the_thread_starts|tap/a_lossy_taps_thread_costs_little_at_a_thousand_copies_a_second)'
-echo "cross_aarch64: aarch64 build (-Werror) and suite passed under $(qemu-aarch64 --version | head -1)"
+echo "cross_aarch64: aarch64 build (-Werror) and suite passed under $(qemu-aarch64 --version | sed -n 1p)"
