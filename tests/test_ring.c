@@ -360,7 +360,7 @@ Test(ring, create_reports_allocation_failure_and_bad_arguments)
 {
     struct counting_alloc ca = {.fail = true};
     tt_ring_allocator al = {count_alloc, count_free, &ca};
-    tt_ring *r = (tt_ring *)&ca;
+    tt_ring *r = (tt_ring *)(void *)&ca; /* any non-NULL value: create must clear it */
     char err[TT_ERRBUF_SIZE] = "";
     cr_expect_eq(tt_ring_create(&r, 4096, 0, &al, err), TT_ENOMEM);
     cr_expect_null(r);
