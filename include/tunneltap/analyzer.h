@@ -78,9 +78,9 @@ TT_API const char *tt_linktype_name(int linktype);
     XX(FLOW_DPI_POOL_EMPTY, "flow.dpi_pool_empty", "no free nDPI state: flow not classified")
 
 typedef enum tt_event {
-#define TT__EV_ENUM(id, name, desc) TT_EV_##id,
-    TT_EVENT_MAP(TT__EV_ENUM)
-#undef TT__EV_ENUM
+#define TT_EV_ENUM_(id, name, desc) TT_EV_##id,
+    TT_EVENT_MAP(TT_EV_ENUM_)
+#undef TT_EV_ENUM_
         TT_EV_COUNT
 } tt_event;
 
@@ -108,9 +108,9 @@ TT_API const char *tt_event_description(tt_event ev);
     XX(OTHER, "other", 0)
 
 typedef enum tt_verdict {
-#define TT__V_ENUM(id, name, fail) TT_VERDICT_##id,
-    TT_VERDICT_MAP(TT__V_ENUM)
-#undef TT__V_ENUM
+#define TT_VERDICT_ENUM_(id, name, fail) TT_VERDICT_##id,
+    TT_VERDICT_MAP(TT_VERDICT_ENUM_)
+#undef TT_VERDICT_ENUM_
         TT_VERDICT_COUNT
 } tt_verdict;
 

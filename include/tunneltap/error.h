@@ -37,15 +37,15 @@ extern "C" {
 
 typedef enum tt_errno {
     TT_OK = 0,
-#define TT__ERR_ENUM(name, msg) TT__E_##name,
-    TT__E_FIRST_ = 0,
-    TT_ERRNO_MAP(TT__ERR_ENUM)
-#undef TT__ERR_ENUM
+#define TT_ERR_INDEX_(name, msg) TT_EINDEX_##name,
+    TT_EINDEX_FIRST_ = 0,
+    TT_ERRNO_MAP(TT_ERR_INDEX_)
+#undef TT_ERR_INDEX_
 } tt_errno_index;
 
-#define TT__ERR_DEF(name, msg) TT_E##name = -(int)TT__E_##name,
-enum { TT_ERRNO_MAP(TT__ERR_DEF) };
-#undef TT__ERR_DEF
+#define TT_ERR_DEF_(name, msg) TT_E##name = -TT_EINDEX_##name,
+enum { TT_ERRNO_MAP(TT_ERR_DEF_) };
+#undef TT_ERR_DEF_
 
 /* Human-readable message for a TT_E* code ("unknown error" otherwise).
  * Thread-safety: any thread. */

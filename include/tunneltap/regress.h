@@ -29,9 +29,9 @@ extern "C" {
     XX(TCP_SYNACK_UNACKED, "tcp_synack_unacked")
 
 typedef enum tt_alert_kind {
-#define TT__AK_ENUM(id, name) TT_ALERT_##id,
-    TT_ALERT_KIND_MAP(TT__AK_ENUM)
-#undef TT__AK_ENUM
+#define TT_ALERT_ENUM_(id, name) TT_ALERT_##id,
+    TT_ALERT_KIND_MAP(TT_ALERT_ENUM_)
+#undef TT_ALERT_ENUM_
         TT_ALERT_KIND_COUNT
 } tt_alert_kind;
 

@@ -76,7 +76,7 @@ typedef struct tt_ring_rec {
 /* Payload of a record returned by tt_ring_peek_burst_sc(). */
 static inline const void *tt_ring_rec_data(const tt_ring_rec *rec)
 {
-    return (const void *)(rec + 1);
+    return rec + 1;
 }
 
 /* Optional allocator for tt_ring_create(); alloc must return zeroed memory
