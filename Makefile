@@ -4,7 +4,7 @@ JOBS       ?= 2
 CMAKE_ARGS ?=
 SAMPLE     ?= captures/upgrade-udp-synack-v4-raw.pcap
 
-.PHONY: all deps deps-test build run test test-release test-asan test-tsan test-fuzz test-aarch64 format format-check clean
+.PHONY: all deps deps-test build run test test-release test-asan test-tsan test-clang test-fuzz test-aarch64 format format-check clean
 
 all: build
 
@@ -29,9 +29,10 @@ run: build
 	@echo "== conn.log: $(BUILD)/conn.log  JSON: $(BUILD)/conn.json  alerts: $(BUILD)/alerts.jsonl"
 	@echo "== evidence: $(BUILD)/evidence.pcapng  report: $(BUILD)/report.html"
 
-# Everything: release suite, ASan+UBSan suite, TSan ring/tap tests, format,
-# fuzz smoke, and the aarch64 build and suite under qemu-user.
-test: deps-test format-check test-release test-asan test-tsan test-fuzz test-aarch64
+# Everything: release suite, ASan+UBSan suite, TSan ring/tap tests, the clang
+# build and suite, format, fuzz smoke, and the aarch64 build and suite under
+# qemu-user.
+test: deps-test format-check test-release test-asan test-tsan test-clang test-fuzz test-aarch64
 	@echo "make test: all suites passed"
 
 test-release: build
@@ -47,6 +48,15 @@ test-tsan: deps
 	cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=Debug -DTT_WERROR=ON -DTT_SANITIZE=thread >/dev/null
 	cmake --build $(BUILD)-tsan -j $(JOBS)
 	cd $(BUILD)-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -L tsan
+
+# Clang, the compiler of Apple's and Android's toolchains: the project built
+# with -Werror (the public headers as C++ by clang++ too: tests/headers.cmake)
+# and the suite run, less the namespace tests and the model check, which the
+# release suite runs.
+test-clang: deps
+	CC=clang CXX=clang++ cmake -S . -B $(BUILD)-clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTT_WERROR=ON >/dev/null
+	cmake --build $(BUILD)-clang -j $(JOBS)
+	cd $(BUILD)-clang && ctest --output-on-failure -j $(JOBS) -LE 'slow|netns|model'
 
 # Fuzz smoke: each libFuzzer target for 20 s, two at a time (bench/fuzz.sh).
 test-fuzz: deps
@@ -65,4 +75,4 @@ format-check: deps
 	@clang-format --dry-run -Werror $(FORMAT_FILES) && echo "clang-format: clean"
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan build-aarch64
+	rm -rf $(BUILD) $(BUILD)-asan $(BUILD)-tsan $(BUILD)-clang build-aarch64
