@@ -61,10 +61,6 @@ static uint32_t pow2_at_least(size_t n)
     return v;
 }
 
-/* Measured cost of Debian nDPI 4.2's detection module, used for sizing
- * before it is built (docs/PERFORMANCE.md). */
-#define TT__NDPI_MODULE_ESTIMATE (6u * 1024u * 1024u)
-
 size_t tt_analyzer_memsize(const tt_analyzer_config *cfg)
 {
     size_t n = sizeof(tt_analyzer);

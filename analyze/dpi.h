@@ -10,10 +10,16 @@
 
 #define TT__DPI_NONE UINT32_MAX
 
+/* Measured cost of Debian nDPI 4.2's detection module: sizing before it is
+ * built (tt_analyzer_memsize), and its share of *mem_bytes where the heap
+ * cannot be measured (ring/platform.h, TT_HAVE_MALLINFO2). */
+#define TT__NDPI_MODULE_ESTIMATE (6u * 1024u * 1024u)
+
 typedef struct tt__dpi tt__dpi;
 
 /* Opens a classifier with room for max_flows flows being classified at once.
- * *mem_bytes receives what it allocated (module measured, pool exact). */
+ * *mem_bytes receives what it allocated (module measured where the heap
+ * can be, else TT__NDPI_MODULE_ESTIMATE; pool exact). */
 int tt__dpi_open(tt__dpi **out, uint32_t max_flows, const tt_allocator *al, char *errbuf,
                  size_t *mem_bytes);
 void tt__dpi_close(tt__dpi *d);

@@ -15,6 +15,7 @@
 #include "analyze/alloc.h"
 #include "analyze/errbuf.h"
 #include "ndpi_api.h"
+#include "ring/platform.h"
 
 #include "analyze/dpi.h"
 #include "tunneltap/tunneltap.h" /* tt_ndpi_version */
@@ -69,16 +70,14 @@ size_t tt__dpi_flow_bytes(void)
 }
 
 /* Heap bytes in use, to measure what building the nDPI module costs. */
+#if TT_HAVE_MALLINFO2
 #include <malloc.h>
 static size_t heap_in_use(void)
 {
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
     struct mallinfo2 mi = mallinfo2();
     return mi.uordblks + mi.hblkhd;
-#else
-    return 0;
-#endif
 }
+#endif
 
 static int build_services(tt__dpi *d);
 
@@ -113,7 +112,9 @@ int tt__dpi_open(tt__dpi **out, uint32_t max_flows, const tt_allocator *al, char
     d->nfree = max_flows;
 
     pthread_mutex_lock(&init_lock);
+#if TT_HAVE_MALLINFO2
     size_t before = heap_in_use();
+#endif
 #ifdef TT_NDPI_GLOBAL_CTX
     d->mod = ndpi_init_detection_module(NULL);
 #else
@@ -127,7 +128,11 @@ int tt__dpi_open(tt__dpi **out, uint32_t max_flows, const tt_allocator *al, char
 #endif
         ndpi_finalize_initialization(d->mod);
     }
-    size_t after = heap_in_use();
+#if TT_HAVE_MALLINFO2
+    size_t after = heap_in_use(), module = after > before ? after - before : 0;
+#else
+    size_t module = TT__NDPI_MODULE_ESTIMATE;
+#endif
     pthread_mutex_unlock(&init_lock);
     if (!d->mod) {
         tt__set_err(errbuf, "ndpi_init_detection_module failed");
@@ -140,7 +145,7 @@ int tt__dpi_open(tt__dpi **out, uint32_t max_flows, const tt_allocator *al, char
         return TT_ENOMEM;
     }
     if (mem_bytes)
-        *mem_bytes = (after > before ? after - before : 0) + (size_t)max_flows * d->flow_size +
+        *mem_bytes = module + (size_t)max_flows * d->flow_size +
                      (size_t)max_flows * sizeof(uint32_t) + sizeof(*d) + d->service_bytes;
     *out = d;
     return 0;

@@ -28,7 +28,17 @@
 #include "analyze/alloc.h"
 #include "analyze/errbuf.h"
 #include "analyze/judgment.h"
+#include "ring/platform.h"
 #include "tunneltap/tunneltap.h"
+
+/* The clock of the idle wait for a first producer: CLOCK_MONOTONIC where a
+ * condition variable can take it, else CLOCK_REALTIME (a wall-clock step
+ * then lengthens or shortens a wait that a producer's opening ends anyway). */
+#if TT_HAVE_CONDATTR_SETCLOCK
+#define IDLE_CLOCK CLOCK_MONOTONIC
+#else
+#define IDLE_CLOCK CLOCK_REALTIME
+#endif
 
 #define TT__MARK_MAX 256
 #define BURST 64
@@ -81,7 +91,7 @@ struct tt_tap {
     /* The analysis thread waits here while no producer exists (no ring to
      * sleep on); tt_tap_producer_open, finish and close wake it. */
     pthread_mutex_t idle_lock;
-    pthread_cond_t idle_cv; /* CLOCK_MONOTONIC */
+    pthread_cond_t idle_cv; /* on IDLE_CLOCK */
     tt_marker marks[TT__MARK_MAX];
     unsigned nmarks;
     unsigned marks_applied; /* consumer only: marks handed to the detector */
@@ -419,7 +429,7 @@ static void *thread_main(void *arg)
              * after this check broadcasts only once we wait. Without the
              * wake-up a replay would lose this whole period at its start. */
             struct timespec until;
-            clock_gettime(CLOCK_MONOTONIC, &until);
+            clock_gettime(IDLE_CLOCK, &until);
             until.tv_nsec += 20 * 1000 * 1000;
             if (until.tv_nsec >= 1000000000) {
                 until.tv_sec++;
@@ -495,11 +505,15 @@ int tt_tap_open(tt_tap **out, const tt_tap_config *cfg, char *errbuf)
     pthread_mutex_init(&t->stats_lock, NULL);
     pthread_mutex_init(&t->mark_lock, NULL);
     pthread_mutex_init(&t->idle_lock, NULL);
+#if TT_HAVE_CONDATTR_SETCLOCK
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_condattr_setclock(&ca, IDLE_CLOCK);
     pthread_cond_init(&t->idle_cv, &ca);
     pthread_condattr_destroy(&ca);
+#else
+    pthread_cond_init(&t->idle_cv, NULL);
+#endif
     tt_analyzer_get_stats(t->an, &t->an_stats);
     /* The rings register the process for their fence when the producers
      * open them; done here, before the analysis thread exists, the kernel

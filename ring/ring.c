@@ -60,8 +60,11 @@
  * TT_RING_SYMMETRIC_FENCE) both fences are seq_cst thread fences.
  * Sleeping itself uses a futex on `seq`: the sleeper reads seq before
  * announcing, so a wake that lands between the announcement and futex_wait
- * changes seq and futex_wait returns at once.
+ * changes seq and futex_wait returns at once. Without a futex
+ * (ring/platform.h: Apple's platforms) word_wait and word_wake make the same
+ * compare-and-sleep of a mutex and a condition variable (K4).
  */
+#include "ring/platform.h"
 #include "ring/ring_internal.h"
 
 #include <limits.h>
@@ -70,13 +73,20 @@
 #include <string.h>
 #include <time.h>
 
-#if defined(__linux__)
-#include <linux/futex.h>
+#if TT_HAVE_FUTEX || TT_HAVE_MEMBARRIER
 #include <sys/syscall.h>
 #include <unistd.h>
-#if defined(SYS_membarrier)
-#include <linux/membarrier.h>
 #endif
+#if TT_HAVE_FUTEX
+#include <linux/futex.h>
+#else
+#include <pthread.h>
+#endif
+#if TT_HAVE_MEMBARRIER && defined(SYS_membarrier)
+#include <linux/membarrier.h>
+#define RING_MEMBARRIER 1
+#else
+#define RING_MEMBARRIER 0
 #endif
 
 _Static_assert(sizeof(tt_ring_rec) == 16, "record header is 16 bytes");
@@ -142,7 +152,7 @@ static inline void bump(_Atomic uint64_t *counter)
 
 bool tt_ring_register_fences(void)
 {
-#if defined(__linux__) && defined(SYS_membarrier)
+#if RING_MEMBARRIER
     long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
     if (cmds < 0 || !(cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED))
         return false;
@@ -168,7 +178,7 @@ static void heavy_fence(const tt_ring *r)
 {
     /* Orders this thread's `sleeping` store before its index re-check. */
     atomic_thread_fence(memory_order_seq_cst);
-#if defined(__linux__) && defined(SYS_membarrier)
+#if RING_MEMBARRIER
     if (r->cfg.membarrier)
         (void)syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
 #else
@@ -176,31 +186,91 @@ static void heavy_fence(const tt_ring *r)
 #endif
 }
 
+#if TT_HAVE_FUTEX
 /* Sleep while *word == expected, at most rel (NULL: forever). Spurious
  * returns are fine: every caller re-checks its condition. */
 static void word_wait(_Atomic uint32_t *word, uint32_t expected, const struct timespec *rel)
 {
-#if defined(__linux__)
     (void)syscall(SYS_futex, (void *)word, FUTEX_WAIT_PRIVATE, expected, rel, NULL, 0);
-#else
-    /* Portable fallback: poll every 100 us (bounded latency, nothing lost). */
-    (void)expected;
-    struct timespec ts = {0, 100000};
-    if (rel && (rel->tv_sec == 0 && rel->tv_nsec < ts.tv_nsec))
-        ts = *rel;
-    if (atomic_load_explicit(word, memory_order_relaxed) == expected)
-        nanosleep(&ts, NULL);
-#endif
 }
 
 static void word_wake(_Atomic uint32_t *word)
 {
-#if defined(__linux__)
     (void)syscall(SYS_futex, (void *)word, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
-#else
-    (void)word;
-#endif
 }
+#else
+/* Without a futex (Apple's platforms; TT_PORTABLE builds): a mutex and
+ * condition variable chosen by the word's address among PARK_SLOTS, shared
+ * by every ring of the process (the way libc++ parks std::atomic::wait).
+ * Only sleepers and their wakers take them; a commit takes neither.
+ *
+ * K4, no lost wake-up: the waker bumps the word (K1) before it takes the
+ * slot's lock to broadcast (word_wake), and the sleeper compares the word
+ * under that lock before it waits. If the sleeper locks first, the waker's
+ * lock waits until pthread_cond_wait has released it, and the broadcast
+ * wakes the sleeper; if the waker locks first, the bump happens before the
+ * sleeper's lock, which then sees it. Slots shared between words only add
+ * spurious returns. */
+#define PARK_SLOTS 16u
+
+static struct park {
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
+} park[PARK_SLOTS];
+static pthread_once_t park_once = PTHREAD_ONCE_INIT;
+
+static void park_init(void)
+{
+    for (unsigned i = 0; i < PARK_SLOTS; i++) {
+        pthread_mutex_init(&park[i].lock, NULL);
+        pthread_cond_init(&park[i].cv, NULL);
+    }
+}
+
+static struct park *park_of(const _Atomic uint32_t *word)
+{
+    (void)pthread_once(&park_once, park_init);
+    uintptr_t a = (uintptr_t)word;
+    return &park[(a >> 6 ^ a >> 12) % PARK_SLOTS];
+}
+
+/* Sleep while *word == expected, at most rel (NULL: forever). Spurious
+ * returns are fine: every caller re-checks its condition, and a timed
+ * caller its own CLOCK_MONOTONIC deadline (this wait's deadline is on
+ * CLOCK_REALTIME, the only clock POSIX condition variables have on every
+ * platform: a wall-clock step shortens or lengthens it). */
+static void word_wait(_Atomic uint32_t *word, uint32_t expected, const struct timespec *rel)
+{
+    struct park *pk = park_of(word);
+    struct timespec until;
+    if (rel) {
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += rel->tv_sec;
+        until.tv_nsec += rel->tv_nsec;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+    }
+    pthread_mutex_lock(&pk->lock);
+    /* K4: relaxed, the lock orders it after the waker's bump (above). */
+    if (atomic_load_explicit(word, memory_order_relaxed) == expected) {
+        if (rel)
+            (void)pthread_cond_timedwait(&pk->cv, &pk->lock, &until);
+        else
+            (void)pthread_cond_wait(&pk->cv, &pk->lock);
+    }
+    pthread_mutex_unlock(&pk->lock);
+}
+
+static void word_wake(_Atomic uint32_t *word)
+{
+    struct park *pk = park_of(word);
+    pthread_mutex_lock(&pk->lock); /* K4, partner word_wait's compare */
+    pthread_cond_broadcast(&pk->cv);
+    pthread_mutex_unlock(&pk->lock);
+}
+#endif
 
 /* K1: wake whoever sleeps on w. Any thread. */
 static void wake(struct tt__ring_wake *w)

@@ -1,8 +1,11 @@
 /* test_tap.c - the embedding API: producers, drain, drops, markers, accounting. */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -222,6 +225,61 @@ Test(tap, a_lossy_taps_thread_costs_little_at_a_thousand_copies_a_second)
     uint64_t wall, cpu = trickle(1000, &wall);
     cr_assert_lt(cpu, wall / 25, "the analysis thread used %llu us of CPU in %llu us",
                  (unsigned long long)cpu, (unsigned long long)wall);
+}
+
+/* Context switches (voluntary and not) of every thread of this process but
+ * the calling one, from /proc: how often they woke up. */
+static uint64_t other_threads_switches(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    cr_assert_not_null(d);
+    long me = (long)gettid();
+    uint64_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.' || strtol(e->d_name, NULL, 10) == me)
+            continue;
+        char path[320], line[128]; /* d_name: up to 255 bytes */
+        snprintf(path, sizeof path, "/proc/self/task/%s/status", e->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue; /* the thread has gone */
+        while (fgets(line, sizeof line, f)) {
+            unsigned long long v;
+            if (sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1 ||
+                sscanf(line, "nonvoluntary_ctxt_switches: %llu", &v) == 1)
+                n += v;
+        }
+        fclose(f);
+    }
+    closedir(d);
+    return n;
+}
+
+/* A tap with a producer open and no traffic, as on a phone at rest: its
+ * thread wakes for its idle tick (every 50 ms: the regression detector's
+ * clock) and sleeps between, on the first ring's wake-up word. Where there
+ * is no futex (Apple's platforms; make test-portable) the rings used to poll
+ * that word every 100 us: 10 000 wake-ups a second with nothing to do. */
+Test(tap, an_idle_taps_thread_sleeps_between_its_ticks)
+{
+    tt_tap_config cfg;
+    tt_tap_config_init(&cfg);
+    cfg.analyzer.enable_dpi = false;
+    tt_tap *t;
+    cr_assert_eq(tt_tap_open(&t, &cfg, NULL), 0);
+    tt_producer *p;
+    cr_assert_eq(tt_tap_producer_open(t, &p), 0);
+    struct timespec settle = {0, 100 * 1000 * 1000}, second = {1, 0};
+    nanosleep(&settle, NULL);
+    uint64_t s0 = other_threads_switches();
+    nanosleep(&second, NULL);
+    uint64_t woke = other_threads_switches() - s0;
+    tt_tap_finish(t);
+    tt_tap_close(t);
+    cr_log_info("an idle tap's thread woke %llu times in a second", (unsigned long long)woke);
+    cr_assert_lt(woke, 100, "an idle tap's thread woke %llu times in a second",
+                 (unsigned long long)woke);
 }
 
 /* Milliseconds a fresh single-threaded process (a forked child) takes to
