@@ -1,7 +1,8 @@
 # ring.cmake - the SPSC packet ring (tt_ring) and its benchmark (ring_bench).
 add_library(tt_ring STATIC ${CMAKE_CURRENT_LIST_DIR}/ring.c)
 target_include_directories(tt_ring PUBLIC ${CMAKE_SOURCE_DIR}/include PRIVATE ${CMAKE_SOURCE_DIR})
-target_compile_definitions(tt_ring PRIVATE TT_BUILDING_LIBRARY _GNU_SOURCE)
+target_compile_definitions(tt_ring PRIVATE TT_BUILDING_LIBRARY ${TT_EMBED_DEFS})
+target_compile_options(tt_ring PRIVATE ${TT_EMBED_OPTIONS})
 target_link_libraries(tt_ring PUBLIC Threads::Threads)
 tt_warnings(tt_ring)
 
