@@ -5,6 +5,7 @@ tt_add_criterion(test_tap SOURCES ${CMAKE_CURRENT_SOURCE_DIR}/test_tap.c LIBS tu
 add_executable(tsan_tap ${CMAKE_CURRENT_SOURCE_DIR}/tsan_tap.c)
 target_include_directories(tsan_tap PRIVATE ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(tsan_tap PRIVATE tunneltap Threads::Threads)
+target_compile_definitions(tsan_tap PRIVATE _POSIX_C_SOURCE=200809L) # nanosleep
 tt_warnings(tsan_tap)
 add_test(NAME tsan_tap COMMAND tsan_tap)
 set_tests_properties(tsan_tap PROPERTIES LABELS tsan)
