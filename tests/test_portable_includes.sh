@@ -5,10 +5,11 @@
 #
 # Preprocesses each source as `make test-portable` builds it and checks every
 # header a project file includes directly (not those the system's or nDPI's
-# headers include in turn) against the list below: C11's headers (no <threads.h>, which Apple lacks), the POSIX
-# ones the library may use, and nDPI's. <malloc.h>, <endian.h>, <linux/...>
-# and the like fail it. The POSIX calls Apple lacks are the other half of the
-# check (tests/portable_gaps.h, in the build).
+# headers include in turn) against the list below: C11 headers (not
+# <threads.h>, which Apple lacks), the POSIX ones the library may use, and
+# nDPI's. <malloc.h>, <endian.h>, <linux/...> and the like fail it. The POSIX
+# calls Apple lacks are the other half of the check (tests/portable_gaps.h,
+# in the build).
 # Env: CC (default cc), TT_CPPFLAGS (the nDPI include flags).
 set -uo pipefail
 # shellcheck source=lib-check.sh
