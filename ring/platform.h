@@ -13,12 +13,18 @@
 
 /* futex(2) and membarrier(2): the rings sleep on their wake-up word with the
  * first and fence with the second (ring/ring.c). Fallbacks: a POSIX mutex and
- * condition variable per wake-up word's hash; seq_cst fences on both sides. */
+ * condition variable per wake-up word's hash; seq_cst fences on both sides.
+ * A kernel without membarrier fails the call and the rings take the fallback
+ * at run time; TT_NO_MEMBARRIER leaves the call out, for a sandbox that
+ * would kill the process for it instead (a seccomp filter). */
 #if defined(__linux__) && !defined(TT_PORTABLE)
 #define TT_HAVE_FUTEX 1
-#define TT_HAVE_MEMBARRIER 1
 #else
 #define TT_HAVE_FUTEX 0
+#endif
+#if defined(__linux__) && !defined(TT_PORTABLE) && !defined(TT_NO_MEMBARRIER)
+#define TT_HAVE_MEMBARRIER 1
+#else
 #define TT_HAVE_MEMBARRIER 0
 #endif
 
