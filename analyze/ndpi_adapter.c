@@ -69,13 +69,19 @@ size_t tt__dpi_flow_bytes(void)
     return ndpi_detection_get_sizeof_ndpi_flow_struct();
 }
 
-/* Heap bytes in use, to measure what building the nDPI module costs. */
+/* Heap bytes in use, to measure what building the nDPI module costs; 0
+ * where the heap cannot be measured (the module's estimate stands in). */
 #if TT_HAVE_MALLINFO2
 #include <malloc.h>
 static size_t heap_in_use(void)
 {
     struct mallinfo2 mi = mallinfo2();
     return mi.uordblks + mi.hblkhd;
+}
+#else
+static size_t heap_in_use(void)
+{
+    return 0;
 }
 #endif
 
@@ -112,9 +118,7 @@ int tt__dpi_open(tt__dpi **out, uint32_t max_flows, const tt_allocator *al, char
     d->nfree = max_flows;
 
     pthread_mutex_lock(&init_lock);
-#if TT_HAVE_MALLINFO2
     size_t before = heap_in_use();
-#endif
 #ifdef TT_NDPI_GLOBAL_CTX
     d->mod = ndpi_init_detection_module(NULL);
 #else
@@ -128,11 +132,10 @@ int tt__dpi_open(tt__dpi **out, uint32_t max_flows, const tt_allocator *al, char
 #endif
         ndpi_finalize_initialization(d->mod);
     }
-#if TT_HAVE_MALLINFO2
-    size_t after = heap_in_use(), module = after > before ? after - before : 0;
-#else
-    size_t module = TT__NDPI_MODULE_ESTIMATE;
-#endif
+    size_t after = heap_in_use();
+    size_t module = after > before ? after - before : 0;
+    if (!TT_HAVE_MALLINFO2)
+        module = TT__NDPI_MODULE_ESTIMATE;
     pthread_mutex_unlock(&init_lock);
     if (!d->mod) {
         tt__set_err(errbuf, "ndpi_init_detection_module failed");
