@@ -201,8 +201,8 @@ static void word_wake(_Atomic uint32_t *word)
 #else
 /* Without a futex (Apple's platforms; TT_PORTABLE builds): a mutex and
  * condition variable chosen by the word's address among PARK_SLOTS, shared
- * by every ring of the process.
- * Only sleepers and their wakers take them; a commit takes neither.
+ * by every ring of the process. Only sleepers and their wakers take them; a
+ * commit takes neither.
  *
  * K4, no lost wake-up: the waker bumps the word (K1) before it takes the
  * slot's lock to broadcast (word_wake), and the sleeper compares the word
