@@ -52,21 +52,25 @@ test-tsan: deps
 # Clang, the compiler of Apple's and Android's toolchains: the project built
 # with -Werror (the public headers as C++ by clang++ too: tests/headers.cmake)
 # and the suite run, less the namespace tests and the model check, which the
-# release suite runs.
-test-clang: deps
+# release suite runs; then its outputs on every capture compared with the GCC
+# build's (tests/compare_outputs.sh).
+test-clang: build
 	CC=clang CXX=clang++ cmake -S . -B $(BUILD)-clang -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTT_WERROR=ON >/dev/null
 	cmake --build $(BUILD)-clang -j $(JOBS)
 	cd $(BUILD)-clang && ctest --output-on-failure -j $(JOBS) -LE 'slow|netns|model'
+	tests/compare_outputs.sh $(BUILD)/tunneltap $(BUILD)-clang/tunneltap $(BUILD)-clang/compare
 
 # Apple's platforms, as near as Linux gets: analyze/ and ring/ built by clang
 # with TT_PORTABLE (ring/platform.h's fallbacks for futex, membarrier,
 # pthread_condattr_setclock and mallinfo2; no GNU extensions; the POSIX calls
 # Apple lacks made errors by tests/portable_gaps.h), the suite run on that
-# build, then its ring and tap tests under ThreadSanitizer.
-test-portable: deps
+# build, its outputs compared with the GCC build's, then its ring and tap tests
+# under ThreadSanitizer.
+test-portable: build
 	CC=clang CXX=clang++ cmake -S . -B $(BUILD)-portable -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTT_WERROR=ON -DTT_PORTABLE=ON >/dev/null
 	cmake --build $(BUILD)-portable -j $(JOBS)
 	cd $(BUILD)-portable && ctest --output-on-failure -j $(JOBS) -LE 'slow|netns|model'
+	tests/compare_outputs.sh $(BUILD)/tunneltap $(BUILD)-portable/tunneltap $(BUILD)-portable/compare
 	CC=clang CXX=clang++ cmake -S . -B $(BUILD)-portable-tsan -DCMAKE_BUILD_TYPE=Debug -DTT_WERROR=ON -DTT_PORTABLE=ON -DTT_SANITIZE=thread >/dev/null
 	cmake --build $(BUILD)-portable-tsan -j $(JOBS)
 	cd $(BUILD)-portable-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -L tsan

@@ -105,37 +105,13 @@ cmake --build "$B" -j "$JOBS"
 readelf -h "$B/tunneltap" | grep -q 'Machine: *AArch64' || die "$B/tunneltap is not an aarch64 program"
 "$B/tunneltap" --version >/dev/null || die "the aarch64 build does not run under qemu"
 
-# The same outputs as the host's build: conn log, JSON, alerts and summary
-# of every bundled capture (and ../shared's, when there), byte for byte but
-# the conn log's #open/#close times.
+# The same outputs as the host's build: conn log, JSON, alerts, summary and
+# exit status of every bundled capture (and ../shared's, when there), byte for
+# byte but the conn log's #open/#close times (tests/compare_outputs.sh).
 HOST_BIN=${TT_HOST_BIN:-build/tunneltap}
 if [ -x "$HOST_BIN" ]; then
-    CMP=$B/compare
-    rm -rf "$CMP"
-    mkdir -p "$CMP/host" "$CMP/arm"
-    n=0
-    for f in captures/*.pcap captures/*.pcapng "${TT_SHARED:-../shared}"/captures-ndpi/*.pcap*; do
-        [ -f "$f" ] || continue
-        n=$((n + 1))
-        echo "$n $f" >>"$CMP/index"
-        for side in host arm; do
-            bin=$HOST_BIN
-            [ "$side" = arm ] && bin=$B/tunneltap
-            o=$CMP/$side/$n
-            rc=0
-            "$bin" replay "$f" --conn-log "$o.conn" --json "$o.json" --alerts "$o.alerts" \
-                >"$o.sum" 2>"$o.err" || rc=$?
-            echo "exit $rc" >>"$o.sum"
-        done
-    done
-    if ! diff -q -r -I '^#open' -I '^#close' "$CMP/host" "$CMP/arm" >/dev/null; then
-        diff -r -I '^#open' -I '^#close' "$CMP/host" "$CMP/arm" >"$CMP/diff" || true
-        head -20 "$CMP/diff" >&2
-        die "the aarch64 build's output differs from $HOST_BIN's ($CMP/diff; files numbered as in $CMP/index)"
-    fi
-    shared="${TT_SHARED:-../shared}/captures-ndpi"
-    [ -d "$shared" ] || shared="no $shared: its captures left out"
-    echo "cross_aarch64: $n captures ($shared), conn log, JSON, alerts and summary identical to $HOST_BIN's"
+    tests/compare_outputs.sh "$HOST_BIN" "$B/tunneltap" "$B/compare" ||
+        die "the aarch64 build's output differs from $HOST_BIN's"
 else
     echo "cross_aarch64: SKIP the output comparison: no host build at $HOST_BIN (make build)"
 fi

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# compare_outputs.sh REF_BIN TEST_BIN DIR - two builds of tunneltap must give
+# byte-identical outputs on every bundled capture and on ../shared's.
+#
+# Each capture is replayed by both binaries with the conn log, the JSON log,
+# the alerts and the summary written (and the capture's filter-upgrade marker,
+# captures/NAME.marker, when it has one, so the before/after comparison and
+# its alerts run too). The outputs, the standard error and the exit status
+# must match exactly, the conn log's #open/#close lines (wall-clock time of
+# the run) aside. Outputs land in DIR/ref and DIR/test, numbered as in
+# DIR/index; the differences, if any, in DIR/diff.
+#
+# For builds the suite cannot tell apart: another compiler (make test-clang),
+# the Apple-like portable build (make test-portable), another architecture
+# under qemu-user (tests/cross_aarch64.sh). Env: TT_SHARED (../shared).
+set -uo pipefail
+[ $# -eq 3 ] || {
+    echo "usage: compare_outputs.sh REF_BIN TEST_BIN DIR" >&2
+    exit 2
+}
+REF=$1 TEST=$2 DIR=$3
+cd "$(dirname "$0")/.." || exit 2
+for b in "$REF" "$TEST"; do
+    [ -x "$b" ] || {
+        echo "compare_outputs: no executable $b" >&2
+        exit 2
+    }
+done
+
+rm -rf "$DIR"
+mkdir -p "$DIR/ref" "$DIR/test" || exit 2
+shared=${TT_SHARED:-../shared}/captures-ndpi
+n=0
+for f in captures/*.pcap captures/*.pcapng "$shared"/*.pcap*; do
+    [ -f "$f" ] || continue
+    n=$((n + 1))
+    mark=()
+    m=captures/$(basename "$f" | sed -E 's/-(raw|eth)\.pcap(ng)?$//').marker
+    if [ -f "$m" ]; then
+        read -r when label <"$m"
+        mark=(--mark "$when=$label")
+    fi
+    echo "$n $f ${mark[*]}" >>"$DIR/index"
+    for side in ref test; do
+        bin=$REF
+        [ "$side" = test ] && bin=$TEST
+        o=$DIR/$side/$n
+        rc=0
+        "$bin" replay "$f" "${mark[@]}" --conn-log "$o.conn" --json "$o.json" \
+            --alerts "$o.alerts" >"$o.sum" 2>"$o.err" || rc=$?
+        echo "exit $rc" >>"$o.sum"
+    done
+done
+[ "$n" -gt 0 ] || {
+    echo "compare_outputs: no capture found under captures/" >&2
+    exit 1
+}
+if ! diff -r -I '^#open' -I '^#close' "$DIR/ref" "$DIR/test" >"$DIR/diff"; then
+    head -20 "$DIR/diff" >&2
+    echo "compare_outputs: $TEST's outputs differ from $REF's ($DIR/diff; files numbered as in $DIR/index)" >&2
+    exit 1
+fi
+[ -d "$shared" ] || shared="no $shared: its captures left out"
+echo "compare_outputs: $n captures ($shared): conn log, JSON, alerts, summary and exit status of $TEST identical to $REF's"
