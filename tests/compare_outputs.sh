@@ -2,13 +2,15 @@
 # compare_outputs.sh REF_BIN TEST_BIN DIR - two builds of tunneltap must give
 # byte-identical outputs on every bundled capture and on ../shared's.
 #
-# Each capture is replayed by both binaries with the conn log, the JSON log,
-# the alerts and the summary written (and the capture's filter-upgrade marker,
-# captures/NAME.marker, when it has one, so the before/after comparison and
-# its alerts run too). The outputs, the standard error and the exit status
-# must match exactly, the conn log's #open/#close lines (wall-clock time of
-# the run) aside. Outputs land in DIR/ref and DIR/test, numbered as in
-# DIR/index; the differences, if any, in DIR/diff.
+# Each capture is replayed by both binaries with every output written: the
+# conn log, the JSON log, the alerts, the evidence pcapng, the HTML report and
+# the summary (and the capture's filter-upgrade marker, captures/NAME.marker,
+# when it has one, so the before/after comparison and its alerts run too).
+# The outputs, the standard error and the exit status must match exactly, the
+# conn log's #open/#close lines (wall-clock time of the run) aside. Outputs
+# land in DIR/ref and DIR/test (each run in its own side's directory, so the
+# paths it prints are the same), numbered as in DIR/index; the differences,
+# if any, in DIR/diff.
 #
 # For builds the suite cannot tell apart: another compiler (make test-clang),
 # the Apple-like portable build (make test-portable), another architecture
@@ -26,6 +28,7 @@ for b in "$REF" "$TEST"; do
         exit 2
     }
 done
+abs() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
 
 rm -rf "$DIR"
 mkdir -p "$DIR/ref" "$DIR/test" || exit 2
@@ -41,14 +44,15 @@ for f in captures/*.pcap captures/*.pcapng "$shared"/*.pcap*; do
         mark=(--mark "$when=$label")
     fi
     echo "$n $f ${mark[*]}" >>"$DIR/index"
+    cap=$(abs "$f")
     for side in ref test; do
-        bin=$REF
-        [ "$side" = test ] && bin=$TEST
-        o=$DIR/$side/$n
+        bin=$(abs "$REF")
+        [ "$side" = test ] && bin=$(abs "$TEST")
         rc=0
-        "$bin" replay "$f" "${mark[@]}" --conn-log "$o.conn" --json "$o.json" \
-            --alerts "$o.alerts" >"$o.sum" 2>"$o.err" || rc=$?
-        echo "exit $rc" >>"$o.sum"
+        (cd "$DIR/$side" && "$bin" replay "$cap" "${mark[@]}" --conn-log "$n.conn" \
+            --json "$n.json" --alerts "$n.alerts" --evidence "$n.pcapng" --report "$n.html" \
+            >"$n.sum" 2>"$n.err") || rc=$?
+        echo "exit $rc" >>"$DIR/$side/$n.sum"
     done
 done
 [ "$n" -gt 0 ] || {
@@ -61,4 +65,4 @@ if ! diff -r -I '^#open' -I '^#close' "$DIR/ref" "$DIR/test" >"$DIR/diff"; then
     exit 1
 fi
 [ -d "$shared" ] || shared="no $shared: its captures left out"
-echo "compare_outputs: $n captures ($shared): conn log, JSON, alerts, summary and exit status of $TEST identical to $REF's"
+echo "compare_outputs: $n captures ($shared): conn log, JSON, alerts, evidence, report, summary and exit status of $TEST identical to $REF's"
