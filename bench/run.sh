@@ -14,6 +14,10 @@
 #                                          is ignored for files)
 #   tshark -r FILE -q -z conv,tcp         (Wireshark's conversation table)
 #   tcpdump -r FILE -w /dev/null          (the read floor: libpcap, no analysis)
+#   bench/memread.c FILE                  (the physical floor: read(2) through a
+#                                          512 KiB buffer, every byte copied once,
+#                                          nothing parsed: the memory bandwidth the
+#                                          machine gives in that round)
 # on the mixed, synscan and long captures in Ethernet and raw-IP form and on
 # fixed-eth (one flow: what each tool costs before any traffic), then the
 # mixed capture at 0.25x, 0.5x, 1x and 2x (linearity), then bench/footprint.c
@@ -56,7 +60,7 @@ while [ $# -gt 0 ]; do
     --tunneltap) tt=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
     --candidate) cand=$2; shift 2 ;;
-    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
@@ -82,6 +86,8 @@ cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -I"$root/include" -o "$out/footprint
    "$here/footprint.c" "$build/libtunneltap.a" ${ring_lib:+"$ring_lib"} \
    $(pkg-config --libs libndpi libpcap jansson) -lpthread -lm
 
+cc -O2 -std=c11 -Wall -Wextra -o "$out/memread" "$here/memread.c"
+
 packets_of() { awk -F'\t' -v f="$1.pcap" '$1 == f { print $2 }' "$out/captures.tsv"; }
 
 csv=$out/results.csv
@@ -106,7 +112,7 @@ measure() {
 }
 
 tools_for() {
-  local list="tunneltap tunneltap-nodpi tunneltap-firstname ndpiReader tcpdump"
+  local list="tunneltap tunneltap-nodpi tunneltap-firstname ndpiReader tcpdump memread"
   [ -n "$cand" ] && list="$list candidate"
   [ "$2" = full ] && [ $tshark_on -eq 1 ] && list="$list tshark"
   echo "$list"
@@ -122,6 +128,7 @@ run_tool() {
     ndpiReader) measure "$c" "$tool" "$run" -- ndpiReader -i "$f" -q ;;
     tshark) measure "$c" "$tool" "$run" -- tshark -r "$f" -q -z conv,tcp ;;
     tcpdump) measure "$c" "$tool" "$run" -- tcpdump -r "$f" -w /dev/null ;;
+    memread) measure "$c" "$tool" "$run" -- "$out/memread" "$f" ;;
   esac
 }
 
