@@ -60,7 +60,7 @@ while [ $# -gt 0 ]; do
     --tunneltap) tt=$2; shift 2 ;;
     --build) build=$2; shift 2 ;;
     --candidate) cand=$2; shift 2 ;;
-    -h|--help) sed -n '2,37p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^# Results/p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done

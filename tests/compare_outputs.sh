@@ -20,18 +20,18 @@ set -uo pipefail
     echo "usage: compare_outputs.sh REF_BIN TEST_BIN DIR" >&2
     exit 2
 }
-REF=$1 TEST=$2 DIR=$3
-cd "$(dirname "$0")/.." || exit 2
-for b in "$REF" "$TEST"; do
+abs() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
+for b in "$1" "$2"; do
     [ -x "$b" ] || {
         echo "compare_outputs: no executable $b" >&2
         exit 2
     }
 done
-abs() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
-
-rm -rf "$DIR"
-mkdir -p "$DIR/ref" "$DIR/test" || exit 2
+REF=$(abs "$1") TEST=$(abs "$2")
+rm -rf "$3"
+mkdir -p "$3/ref" "$3/test" || exit 2
+DIR=$(abs "$3")
+cd "$(dirname "$0")/.." || exit 2
 shared=${TT_SHARED:-../shared}/captures-ndpi
 n=0
 for f in captures/*.pcap captures/*.pcapng "$shared"/*.pcap*; do
@@ -46,8 +46,8 @@ for f in captures/*.pcap captures/*.pcapng "$shared"/*.pcap*; do
     echo "$n $f ${mark[*]}" >>"$DIR/index"
     cap=$(abs "$f")
     for side in ref test; do
-        bin=$(abs "$REF")
-        [ "$side" = test ] && bin=$(abs "$TEST")
+        bin=$REF
+        [ "$side" = test ] && bin=$TEST
         rc=0
         (cd "$DIR/$side" && "$bin" replay "$cap" "${mark[@]}" --conn-log "$n.conn" \
             --json "$n.json" --alerts "$n.alerts" --evidence "$n.pcapng" --report "$n.html" \
@@ -61,8 +61,8 @@ done
 }
 if ! diff -r -I '^#open' -I '^#close' "$DIR/ref" "$DIR/test" >"$DIR/diff"; then
     head -20 "$DIR/diff" >&2
-    echo "compare_outputs: $TEST's outputs differ from $REF's ($DIR/diff; files numbered as in $DIR/index)" >&2
+    echo "compare_outputs: $2's outputs differ from $1's ($DIR/diff; files numbered as in $DIR/index)" >&2
     exit 1
 fi
 [ -d "$shared" ] || shared="no $shared: its captures left out"
-echo "compare_outputs: $n captures ($shared): conn log, JSON, alerts, evidence, report, summary and exit status of $TEST identical to $REF's"
+echo "compare_outputs: $n captures ($shared): conn log, JSON, alerts, evidence, report, summary and exit status of $2 identical to $1's"

@@ -105,9 +105,10 @@ cmake --build "$B" -j "$JOBS"
 readelf -h "$B/tunneltap" | grep -q 'Machine: *AArch64' || die "$B/tunneltap is not an aarch64 program"
 "$B/tunneltap" --version >/dev/null || die "the aarch64 build does not run under qemu"
 
-# The same outputs as the host's build: conn log, JSON, alerts, summary and
-# exit status of every bundled capture (and ../shared's, when there), byte for
-# byte but the conn log's #open/#close times (tests/compare_outputs.sh).
+# The same outputs as the host's build on every bundled capture (and
+# ../shared's, when there): conn log, JSON, alerts, evidence, report, summary
+# and exit status, byte for byte but the conn log's #open/#close times
+# (tests/compare_outputs.sh).
 HOST_BIN=${TT_HOST_BIN:-build/tunneltap}
 if [ -x "$HOST_BIN" ]; then
     tests/compare_outputs.sh "$HOST_BIN" "$B/tunneltap" "$B/compare" ||
