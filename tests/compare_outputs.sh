@@ -12,9 +12,10 @@
 # paths it prints are the same), numbered as in DIR/index; the differences,
 # if any, in DIR/diff.
 #
-# For builds the suite cannot tell apart: another compiler (make test-clang),
-# the Apple-like portable build (make test-portable), another architecture
-# under qemu-user (tests/cross_aarch64.sh). Env: TT_SHARED (../shared).
+# For builds the suite cannot tell apart: the sanitizer build at -O0 (make
+# test-asan), another compiler (make test-clang), the Apple-like portable
+# build (make test-portable), another architecture under qemu-user
+# (tests/cross_aarch64.sh). Env: TT_SHARED (../shared).
 set -uo pipefail
 [ $# -eq 3 ] || {
     echo "usage: compare_outputs.sh REF_BIN TEST_BIN DIR" >&2
