@@ -29,6 +29,11 @@ for b in "$1" "$2"; do
     }
 done
 REF=$(abs "$1") TEST=$(abs "$2")
+# DIR is emptied first: only if it is new, empty, or an earlier comparison's.
+if [ -e "$3" ] && [ -n "$(ls -A "$3" 2>/dev/null)" ] && [ ! -d "$3/ref" ]; then
+    echo "compare_outputs: $3 holds something else; give a new directory" >&2
+    exit 2
+fi
 rm -rf "$3"
 mkdir -p "$3/ref" "$3/test" || exit 2
 DIR=$(abs "$3")
