@@ -7,9 +7,10 @@
  * least any reader of the file does, with no parsing at all. bench/run.sh
  * runs it beside tcpdump and replay as the tool "memread", in the same
  * rounds, so the table shows how far each tool is from the memory bandwidth
- * the machine gives at that moment (which also shows when the machine is in
- * a slow state: this moves with it). Prints the bytes read, the seconds the
- * reading took and the rate to stdout; exit 1 on an error.
+ * the machine gives at that moment, and whether that bandwidth moved when
+ * the others slowed down (in docs/PERFORMANCE.md's run G it did not). Prints
+ * the bytes read, the seconds the reading took and the rate to stdout; exit
+ * 1 on an error.
  */
 #define _GNU_SOURCE
 #include <errno.h>
