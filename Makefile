@@ -42,13 +42,12 @@ test-release: build
 # build), then that build's outputs on every capture compared with the release
 # build's (tests/compare_outputs.sh: a sanitizer report on stderr is a
 # difference too).
+ASAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 test-asan: build
 	cmake -S . -B $(BUILD)-asan -DCMAKE_BUILD_TYPE=Debug -DTT_WERROR=ON -DTT_SANITIZE=address >/dev/null
 	cmake --build $(BUILD)-asan -j $(JOBS)
-	cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j $(JOBS) -LE 'slow|netns|model'
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  tests/compare_outputs.sh $(BUILD)/tunneltap $(BUILD)-asan/tunneltap $(BUILD)-asan/compare
+	cd $(BUILD)-asan && $(ASAN_ENV) ctest --output-on-failure -j $(JOBS) -LE 'slow|netns|model'
+	$(ASAN_ENV) tests/compare_outputs.sh $(BUILD)/tunneltap $(BUILD)-asan/tunneltap $(BUILD)-asan/compare
 
 test-tsan: deps
 	cmake -S . -B $(BUILD)-tsan -DCMAKE_BUILD_TYPE=Debug -DTT_WERROR=ON -DTT_SANITIZE=thread >/dev/null
